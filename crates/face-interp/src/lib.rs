@@ -1,0 +1,1 @@
+//! Interpretability analyses (not yet built: see the face-interp issues).

@@ -1,0 +1,1 @@
+//! Training (not yet built: see the face-train issue).
