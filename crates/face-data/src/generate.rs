@@ -47,6 +47,12 @@ pub enum Task {
     Embedded,
 }
 
+/// Largest context length the generator accepts.
+pub const MAX_N_CTX: usize = 4096;
+
+/// The seed's test fraction (`train_test_split(..., test_size=0.25)`).
+pub const DEFAULT_TEST_FRAC: f64 = 0.25;
+
 /// Generator settings. Defaults are the seed's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -90,6 +96,15 @@ impl GenConfig {
             ));
         }
         let longest = faces().max_face_chars();
+        if self.n_ctx > MAX_N_CTX {
+            return Err(invalid(
+                "n_ctx",
+                format!(
+                    "{} is more than the supported maximum {MAX_N_CTX}",
+                    self.n_ctx
+                ),
+            ));
+        }
         if self.n_ctx < longest {
             return Err(invalid(
                 "n_ctx",
@@ -143,7 +158,12 @@ pub enum FacePool<'a> {
 }
 
 impl FaceSplit {
-    /// Holds out `round(held_out_frac · 76)` unique faces, chosen by `seed`.
+    /// Holds out about `held_out_frac · 76` unique faces, chosen by `seed`.
+    ///
+    /// Faces nest: `(^_^)` is inside `(^_^)v`, `(^o^)` inside `＼(^o^)／`, `(⌐■_■)` inside
+    /// `(⌐■_■)ﾉ`. Holding out one of a nested pair would leak it (every training `(^_^)v`
+    /// contains `(^_^)`), so faces are split in groups closed under containment: whole
+    /// groups are held out, in seeded order, until at least the asked-for count is reached.
     pub fn new(held_out_frac: f64, seed: u64) -> Result<Self> {
         if !(0.0..1.0).contains(&held_out_frac) {
             return Err(invalid(
@@ -151,11 +171,18 @@ impl FaceSplit {
                 format!("{held_out_frac} is not in [0, 1)"),
             ));
         }
+        let groups = containment_groups();
         let n = faces().unique().len();
         let k = (held_out_frac * n as f64).round() as usize;
-        let mut idx: Vec<usize> = (0..n).collect();
-        idx.shuffle(&mut rng(seed, Stream::FaceSplit));
-        let mut held_out = idx[..k].to_vec();
+        let mut order: Vec<usize> = (0..groups.len()).collect();
+        order.shuffle(&mut rng(seed, Stream::FaceSplit));
+        let mut held_out = Vec::new();
+        for g in order {
+            if held_out.len() >= k {
+                break;
+            }
+            held_out.extend_from_slice(&groups[g]);
+        }
         held_out.sort_unstable();
         Ok(FaceSplit { held_out })
     }
@@ -171,6 +198,39 @@ impl FaceSplit {
     pub fn is_held_out(&self, i: usize) -> bool {
         self.held_out.binary_search(&i).is_ok()
     }
+}
+
+/// The unique faces grouped so that a face and every face containing it (or contained in
+/// it) share a group. Groups are listed by their smallest index.
+pub fn containment_groups() -> Vec<Vec<usize>> {
+    let u = faces().unique();
+    let mut parent: Vec<usize> = (0..u.len()).collect();
+    fn root(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    for a in 0..u.len() {
+        for b in 0..u.len() {
+            if a != b && u[a].contains(u[b].as_str()) {
+                let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+                parent[ra.max(rb)] = ra.min(rb);
+            }
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut slot = vec![usize::MAX; u.len()];
+    for i in 0..u.len() {
+        let r = root(&mut parent, i);
+        if slot[r] == usize::MAX {
+            slot[r] = groups.len();
+            groups.push(Vec::new());
+        }
+        groups[slot[r]].push(i);
+    }
+    groups
 }
 
 impl FacePool<'_> {
@@ -386,7 +446,8 @@ pub fn generate(cfg: &GenConfig, pool: FacePool<'_>, n: usize, seed: u64) -> Res
 }
 
 /// Seeded train/test split of `n` items: shuffled indices, `ceil(test_frac · n)` for test
-/// (sklearn's rounding, so 1,000 gives 750/250 as in the seed). Returns `(train, test)`.
+/// (sklearn's rounding, so 1,000 gives 750/250 as in the seed with
+/// [`DEFAULT_TEST_FRAC`]). Returns `(train, test)`.
 pub fn train_test_split(n: usize, test_frac: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
     if !(test_frac > 0.0 && test_frac < 1.0) {
         return Err(invalid(
@@ -462,9 +523,48 @@ mod tests {
     }
 
     #[test]
+    fn nested_faces_share_a_group() {
+        let u = faces().unique();
+        let groups = containment_groups();
+        let multi: Vec<Vec<&str>> = groups
+            .iter()
+            .filter(|g| g.len() > 1)
+            .map(|g| g.iter().map(|&i| u[i].as_str()).collect())
+            .collect();
+        assert_eq!(
+            multi,
+            [
+                vec!["(^_^)", "(^_^)v"],
+                vec!["(^o^)", "＼(^o^)／"],
+                vec!["(⌐■_■)", "(⌐■_■)ﾉ"]
+            ]
+        );
+        assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 76);
+    }
+
+    #[test]
+    fn no_held_out_face_is_inside_a_train_face_or_the_reverse() -> Result<()> {
+        let u = faces().unique();
+        for seed in 0..200 {
+            let s = FaceSplit::new(0.2, seed)?;
+            assert!(
+                (15..=16).contains(&s.held_out.len()),
+                "{}",
+                s.held_out.len()
+            );
+            for h in &s.held_out {
+                for t in (0..u.len()).filter(|t| !s.is_held_out(*t)) {
+                    assert!(!u[t].contains(u[*h].as_str()) && !u[*h].contains(u[t].as_str()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
     fn face_split_partitions_and_pools_respect_it() -> Result<()> {
         let s = FaceSplit::new(0.2, 9)?;
-        assert_eq!(s.held_out.len(), 15);
+        assert!((15..=16).contains(&s.held_out.len()));
         assert_eq!(s, FaceSplit::new(0.2, 9)?);
         assert_ne!(s, FaceSplit::new(0.2, 10)?);
         let train = FacePool::Train(&s).entries();
@@ -505,6 +605,13 @@ mod tests {
                 ..Default::default()
             })
             .contains("face_prob")
+        );
+        assert!(
+            e(GenConfig {
+                n_ctx: usize::MAX,
+                ..Default::default()
+            })
+            .contains("n_ctx")
         );
         assert!(
             e(GenConfig {

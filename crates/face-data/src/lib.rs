@@ -22,7 +22,7 @@ pub use canon::{canonicalize, canonicalize_once};
 pub use error::{Error, Result};
 pub use faces::{CATALOGUE, FaceMatch, Faces, charset, contains_face, faces};
 pub use generate::{
-    Dataset, Example, FacePool, FaceSplit, GenConfig, GenStats, Generator, PlantedFace, Task,
-    generate, train_test_split,
+    DEFAULT_TEST_FRAC, Dataset, Example, FacePool, FaceSplit, GenConfig, GenStats, Generator,
+    MAX_N_CTX, PlantedFace, Task, containment_groups, generate, train_test_split,
 };
 pub use vocab::{Encoded, PAD_ID, PadSide, Padding, UNK_ID, Vocab};

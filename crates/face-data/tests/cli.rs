@@ -114,6 +114,9 @@ fn bad_input_exits_2_with_a_named_error_and_no_file() {
         ),
         (vec!["sample", "--n", "5", "--n-ctx", "8"], "n_ctx"),
         (vec!["sample", "--n", "5", "--task", "nope"], "nope"),
+        (vec!["sample", "--n", "-5"], "-5"),
+        (vec!["sample", "--n", "5", "--face-prob", "abc"], "abc"),
+        (vec!["sample", "--n", "5", "--n-ctx", "99999"], "n_ctx"),
     ];
     for (args, needle) in cases {
         let out = tmp("never.jsonl");
@@ -122,6 +125,12 @@ fn bad_input_exits_2_with_a_named_error_and_no_file() {
         let o = run(&full);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            stderr(&o).lines().count(),
+            1,
+            "{args:?}: one-line error: {}",
+            stderr(&o)
+        );
         assert!(!out.exists(), "{args:?} left a file");
     }
     let path = tmp("latin1.tsv");
