@@ -48,6 +48,14 @@ where
     Ok(())
 }
 
+/// FNV-1a 64-bit hash: a stable content fingerprint (unlike `DefaultHasher`, it does not
+/// change between Rust releases), used for pinned outputs and checkpoint manifests.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// Dataset file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

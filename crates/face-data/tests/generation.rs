@@ -87,9 +87,7 @@ fn fnv_jsonl(d: &Dataset) -> u64 {
         face_data::io::write_record(&mut buf, face_data::io::Format::Jsonl, &e.text, e.label)
             .expect("in-memory write");
     }
-    buf.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    face_data::io::fnv1a64(&buf)
 }
 
 /// Pinned output for seed 0: a change to `rand`, the random streams or the generator's
