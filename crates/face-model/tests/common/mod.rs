@@ -18,7 +18,9 @@ pub fn default_config() -> FaceModelConfig {
 /// seeding, the init and a first read of every parameter.
 pub fn random_model(cfg: &FaceModelConfig, seed: u64) -> FaceModel {
     static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = RNG.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = RNG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let device = Device::flex();
     device.seed(seed);
     let model = cfg.init(&device);
