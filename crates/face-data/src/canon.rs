@@ -60,6 +60,10 @@ pub fn decode_u_escapes(s: &str) -> String {
 
 /// True for the characters step 3 removes: the zero-width set and general category `C*`.
 pub fn is_removed(c: char) -> bool {
+    if c.is_ascii() {
+        // In ASCII only the C0 controls and DEL are in a removed category (Cc).
+        return c.is_ascii_control();
+    }
     ZERO_WIDTH.contains(&c)
         || matches!(
             get_general_category(c),
@@ -97,6 +101,27 @@ pub fn canonicalize_once(s: &str) -> String {
 /// assert_eq!(canonicalize("(^\u{200b}_^)"), "(^_^)");
 /// ```
 pub fn canonicalize(s: &str) -> String {
+    if is_canonical(s) {
+        return s.to_string();
+    }
+    canonicalize_fixpoint(s)
+}
+
+/// True when `s` is certainly unchanged by [`canonicalize`]: no `\u` escape, already
+/// NFC (quick check), no removed character, no substituted character. A fast path for
+/// bulk inputs (most strings are already canonical); `false` only means "run the full
+/// pass".
+pub fn is_canonical(s: &str) -> bool {
+    use unicode_normalization::{IsNormalized, is_nfc_quick};
+    !s.contains("\\u")
+        && s.chars()
+            .all(|c| !is_removed(c) && !SUBS.iter().any(|(from, _)| *from == c))
+        && is_nfc_quick(s.chars()) == IsNormalized::Yes
+}
+
+/// [`canonicalize`] without the fast path: the seed's pass, repeated to a fixed point.
+#[doc(hidden)]
+pub fn canonicalize_fixpoint(s: &str) -> String {
     // Terminates: after the first pass, a pass that changes the string either removes
     // characters, decodes an escape (6 chars -> 1) or composes (NFC never grows an NFC
     // string's remains), so the length strictly falls or the next pass is the identity.

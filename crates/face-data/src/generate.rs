@@ -27,6 +27,8 @@ pub enum Stream {
     TrainTest = 3,
     /// Padding sides.
     Padding = 4,
+    /// The order of training examples, per epoch (`face-train`).
+    Shuffle = 5,
 }
 
 /// The seeded generator for one purpose.

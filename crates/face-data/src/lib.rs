@@ -18,11 +18,11 @@ pub mod generate;
 pub mod io;
 pub mod vocab;
 
-pub use canon::{canonicalize, canonicalize_once};
+pub use canon::{canonicalize, canonicalize_fixpoint, canonicalize_once, is_canonical};
 pub use error::{Error, Result};
 pub use faces::{CATALOGUE, FaceMatch, Faces, charset, contains_face, faces};
 pub use generate::{
     DEFAULT_TEST_FRAC, Dataset, Example, FacePool, FaceSplit, GenConfig, GenStats, Generator,
-    MAX_N_CTX, PlantedFace, Task, containment_groups, generate, train_test_split,
+    MAX_N_CTX, PlantedFace, Stream, Task, containment_groups, generate, rng, train_test_split,
 };
 pub use vocab::{Encoded, PAD_ID, PadSide, Padding, UNK_ID, Vocab};

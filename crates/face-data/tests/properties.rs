@@ -38,6 +38,14 @@ proptest! {
     }
 
     #[test]
+    fn canonicalise_fast_path_changes_nothing(s in tricky_string()) {
+        prop_assert_eq!(canonicalize(&s), face_data::canonicalize_fixpoint(&s));
+        if face_data::is_canonical(&s) {
+            prop_assert_eq!(face_data::canonicalize_fixpoint(&s), s);
+        }
+    }
+
+    #[test]
     fn canonicalise_never_panics_on_any_string(s in any::<String>()) {
         let c = canonicalize(&s);
         prop_assert_eq!(canonicalize(&c), c);

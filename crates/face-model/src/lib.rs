@@ -9,7 +9,8 @@
 //! - [`weights`]: parameters as named arrays (`W_E`, `W_Q`, ... `b_U`);
 //! - [`checkpoint`]: the self-describing run directory (config, vocabulary, data spec,
 //!   Burn weights, safetensors);
-//! - [`device`]: Flex, and wgpu when an adapter exists.
+//! - [`device`]: Flex, and wgpu when an adapter exists;
+//! - `train` (feature `train`): the batch, output and step impls burn-train's Learner needs.
 //!
 //! In Burn 0.22 modules take a runtime `Device`; nothing here is generic over a backend.
 #![deny(missing_docs)]
@@ -21,6 +22,8 @@ pub mod device;
 pub mod hooks;
 pub mod model;
 pub mod raw;
+#[cfg(feature = "train")]
+pub mod train;
 pub mod weights;
 
 pub use checkpoint::{Checkpoint, CheckpointError, DataSpec};

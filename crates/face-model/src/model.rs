@@ -90,6 +90,31 @@ impl FaceModelConfig {
             mask_pad_keys: self.mask_pad_keys,
         }
     }
+
+    /// A model whose initial weights depend on `seed` alone, on any device: initialised
+    /// on Flex and moved to `device`, so a CPU and a GPU run of one seed start equal.
+    ///
+    /// Burn's RNG is process-global and parameters are initialised lazily (on first
+    /// read), so concurrent inits would interleave their draws. A process-wide lock
+    /// covers the seeding, the init and a first read of every parameter.
+    pub fn init_seeded(&self, seed: u64, device: &Device) -> FaceModel {
+        static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = RNG
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let flex = Device::flex();
+        flex.seed(seed);
+        let model = self.init(&flex);
+        let _ = crate::weights::Weights::from_model(&model);
+        let model = model.fork(device);
+        // Parameters made on a plain device do not track gradients; enable them for
+        // training on an autodiff device.
+        if device.is_autodiff() {
+            model.train()
+        } else {
+            model
+        }
+    }
 }
 
 impl FaceModel {

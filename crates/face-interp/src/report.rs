@@ -1,0 +1,967 @@
+//! The report: every measurement of [`analyse`] in one [`Report`], written as a
+//! self-contained HTML page (inline SVG), a JSON of every figure, and a Markdown summary.
+//! It opens with conclusions built from this run's numbers.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use face_data::{PAD_ID, PadSide, Vocab};
+use face_model::{RawModel, Weights};
+use face_train::LoadedRun;
+use face_train::config::TrainConfig;
+use face_train::renderer::SplitMetrics;
+use face_train::run::TestMetrics;
+use serde::Serialize;
+
+use crate::analysis::{
+    self, AttentionStats, DecompositionCheck, Point2, SliceResult, Tables, evaluate,
+};
+use crate::decompose::decompose;
+use crate::error::{Result, io};
+use crate::html::{self, Markdown, Page};
+use crate::plot::{self, ColorScale, HeatmapOptions, ScatterPoint, Series, Series2};
+use crate::slices::{self, Slice, SliceItem, SliceSpec};
+
+/// `report.json`'s format tag.
+pub const REPORT_FORMAT: &str = "face-report/1";
+
+/// The run the report is about.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Run directory.
+    pub dir: String,
+    /// Its config.
+    pub config: TrainConfig,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// False when the model is the last checkpoint of an unfinished run.
+    pub complete: bool,
+    /// Parameters.
+    pub n_params: usize,
+    /// Final test figures from training, if recorded.
+    pub test: Option<TestMetrics>,
+    /// Training device and wall time.
+    pub device: Option<String>,
+    /// Training seconds.
+    pub train_wall_s: Option<f64>,
+}
+
+/// One worked example.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExampleFigure {
+    /// Which slice it comes from.
+    pub slice: String,
+    /// The string.
+    pub text: String,
+    /// `contains_face`.
+    pub label: bool,
+    /// Padded tokens, `[n_ctx]`.
+    pub tokens: Vec<String>,
+    /// The logit.
+    pub logit: f64,
+    /// Attention pattern `[query][key]`.
+    pub pattern: Vec<Vec<f64>>,
+    /// Exact contribution of each query position.
+    pub by_query: Vec<f64>,
+}
+
+/// Padding invariance on the test strings.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PaddingResult {
+    /// Strings.
+    pub n: usize,
+    /// Fraction whose decision changes between left and right padding.
+    pub decision_flip_rate: f64,
+    /// Mean |logit(left) − logit(right)|.
+    pub mean_abs_logit_change: f64,
+}
+
+/// A conclusion and where its evidence is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conclusion {
+    /// The sentence, with its numbers.
+    pub text: String,
+    /// Section id holding the evidence.
+    pub section: String,
+}
+
+/// Seconds per stage.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Timings {
+    /// Regenerating the data and slices.
+    pub data_s: f64,
+    /// Evaluating the slices.
+    pub slices_s: f64,
+    /// The decomposition check (Burn forward + terms).
+    pub decomposition_s: f64,
+    /// Tables, statistics, projections.
+    pub mechanism_s: f64,
+    /// Everything.
+    pub total_s: f64,
+}
+
+/// Everything in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`REPORT_FORMAT`].
+    pub format: String,
+    /// The conclusions, first.
+    pub conclusions: Vec<Conclusion>,
+    /// The run.
+    pub run: RunSummary,
+    /// Loss and accuracy per epoch and split.
+    pub training: Vec<SplitMetrics>,
+    /// Per-slice figures.
+    pub slices: Vec<SliceResult>,
+    /// The slice where the model's accuracy is lowest.
+    pub worst_slice: String,
+    /// Left vs right padding.
+    pub padding: PaddingResult,
+    /// Decomposition check.
+    pub decomposition: DecompositionCheck,
+    /// QK and OV tables.
+    pub tables: Tables,
+    /// `mean_q ‖W_U[q] − w̄‖ / ‖w̄‖`.
+    pub readout_dispersion: f64,
+    /// Mean |logit change| when a test string's characters are permuted, over the logit
+    /// standard deviation.
+    pub permutation_sensitivity: f64,
+    /// Attention statistics.
+    pub attention: AttentionStats,
+    /// Worked examples.
+    pub examples: Vec<ExampleFigure>,
+    /// Embedding PCA.
+    pub embedding: Vec<Point2>,
+    /// Variance explained by the two components.
+    pub embedding_explained: [f64; 2],
+    /// Strings per generated slice, and the slices' seed.
+    pub slice_size: usize,
+    /// Seed of the slices.
+    pub slice_seed: u64,
+    /// Timings of this analysis.
+    pub timings: Timings,
+}
+
+/// Analysis settings.
+#[derive(Debug, Clone)]
+pub struct AnalyseOptions {
+    /// Strings per generated slice.
+    pub slice_size: usize,
+    /// Seed of the slices.
+    pub seed: u64,
+}
+
+impl Default for AnalyseOptions {
+    fn default() -> Self {
+        AnalyseOptions {
+            slice_size: 4000,
+            seed: 1,
+        }
+    }
+}
+
+fn side_of(row: &[u32]) -> PadSide {
+    if row.first() == Some(&PAD_ID) {
+        PadSide::Left
+    } else {
+        PadSide::Right
+    }
+}
+
+fn burn_logits(run: &LoadedRun, ids: &[u32]) -> Vec<f32> {
+    let device = face_model::device::flex();
+    let n_ctx = run.checkpoint.config.n_ctx;
+    let mut out = Vec::with_capacity(ids.len() / n_ctx);
+    for chunk in ids.chunks(n_ctx * 4096) {
+        let t = face_model::batch::tokens_from_ids(chunk, n_ctx, &device);
+        let z = run.checkpoint.model.forward(t).logit;
+        out.extend(z.into_data().try_to_vec::<f32>().unwrap_or_default());
+    }
+    out
+}
+
+/// Measures everything the report shows.
+pub fn analyse(run: &LoadedRun, dir: &Path, opts: &AnalyseOptions) -> Result<Report> {
+    let t0 = Instant::now();
+    let mut timings = Timings::default();
+    let ck = &run.checkpoint;
+    let vocab: &Vocab = &ck.vocab;
+    let n_ctx = ck.config.n_ctx;
+    let raw = RawModel::new(&ck.config, Weights::from_model(&ck.model));
+
+    // Data: the run's test split, then the generated slices.
+    let splits = face_train::data::build(&ck.data, vocab)?;
+    let test = &splits.test;
+    let in_dist = Slice {
+        name: "in_distribution",
+        description: "the run's own test split (same generator, same faces as training)",
+        group_name: None,
+        items: (0..test.len())
+            .map(|i| SliceItem {
+                text: test.examples[i].text.clone(),
+                label: test.examples[i].label,
+                side: side_of(test.row(i)),
+                group: None,
+                face_chars: test.examples[i]
+                    .face
+                    .as_ref()
+                    .map(|p| p.chars.clone().collect()),
+                source: None,
+            })
+            .collect(),
+    };
+    let spec = SliceSpec {
+        generator: &ck.data.generator,
+        padding: ck.data.padding,
+        face_split: &splits.face_split,
+        n: opts.slice_size,
+        seed: opts.seed,
+    };
+    let mut all = vec![in_dist];
+    all.extend(slices::generated(&spec)?);
+    let base: Vec<(String, bool)> = test
+        .examples
+        .iter()
+        .map(|e| (e.text.clone(), e.label))
+        .collect();
+    let (left, right) = slices::padding_pair(&base);
+    timings.data_s = t0.elapsed().as_secs_f64();
+
+    // Per-slice evaluation.
+    let t = Instant::now();
+    let mut results = Vec::new();
+    let mut slice_logits = Vec::new();
+    for s in all.iter().chain([&left, &right]) {
+        let (r, z) = evaluate(&raw, vocab, s)?;
+        results.push(r);
+        slice_logits.push(z);
+    }
+    let nl = slice_logits.len();
+    let (zl, zr) = (&slice_logits[nl - 2], &slice_logits[nl - 1]);
+    let padding = PaddingResult {
+        n: zl.len(),
+        decision_flip_rate: zl
+            .iter()
+            .zip(zr)
+            .filter(|(a, b)| (**a >= 0.0) != (**b >= 0.0))
+            .count() as f64
+            / zl.len().max(1) as f64,
+        mean_abs_logit_change: zl
+            .iter()
+            .zip(zr)
+            .map(|(a, b)| f64::from((a - b).abs()))
+            .sum::<f64>()
+            / zl.len().max(1) as f64,
+    };
+    let worst_slice = results
+        .iter()
+        .filter(|r| r.accuracy.is_finite())
+        .min_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
+        .map(|r| r.name.clone())
+        .unwrap_or_default();
+    timings.slices_s = t.elapsed().as_secs_f64();
+
+    // Decomposition against the Burn forward, on every test input.
+    let t = Instant::now();
+    let zb = burn_logits(run, &test.ids);
+    let decomposition = analysis::check_decomposition(&raw, &test.ids, &zb);
+    timings.decomposition_s = t.elapsed().as_secs_f64();
+
+    // Mechanism.
+    let t = Instant::now();
+    let tables = analysis::tables(&raw, vocab, 10);
+    let readout_dispersion = analysis::readout_dispersion(&raw);
+    let find = |name: &str| all.iter().find(|s| s.name == name);
+    let bag = find("bag_matched_negatives");
+    let (bag_ids, bag_faces) = match bag {
+        Some(b) => (
+            b.encode(vocab, n_ctx)?.0,
+            b.items
+                .iter()
+                .map(|i| i.face_chars.clone())
+                .collect::<Vec<_>>(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let id_faces: Vec<Option<Vec<usize>>> =
+        all[0].items.iter().map(|i| i.face_chars.clone()).collect();
+    let attention = analysis::attention_stats(&raw, (&test.ids, &id_faces), (&bag_ids, &bag_faces));
+    // Permutation sensitivity: each test string with its characters shuffled (same side).
+    let mut r = face_data::rng(opts.seed, face_data::Stream::Shuffle);
+    let shuffled: Vec<SliceItem> = all[0]
+        .items
+        .iter()
+        .map(|it| {
+            use rand::seq::SliceRandom;
+            let mut c: Vec<char> = it.text.chars().collect();
+            c.shuffle(&mut r);
+            SliceItem {
+                text: c.into_iter().collect(),
+                ..it.clone()
+            }
+        })
+        .collect();
+    let shuffled_slice = Slice {
+        name: "shuffled_test",
+        description: "",
+        group_name: None,
+        items: shuffled,
+    };
+    let (sh_ids, _) = shuffled_slice.encode(vocab, n_ctx)?;
+    let permutation_sensitivity = analysis::permutation_sensitivity(&raw, &test.ids, &sh_ids);
+    let (embedding, embedding_explained) = analysis::embedding_pca(&raw, vocab);
+
+    let mut examples = Vec::new();
+    for (name, want) in [
+        ("in_distribution", Some(true)),
+        ("in_distribution", Some(false)),
+        ("bag_matched_negatives", None),
+        ("shuffled_faces", None),
+        ("truncated_faces", None),
+    ] {
+        let Some(s) = find(name) else { continue };
+        let Some(it) = s.items.iter().find(|i| want.is_none_or(|w| i.label == w)) else {
+            continue;
+        };
+        let e = vocab.encode_padded(&it.text, n_ctx, it.side)?;
+        let d = decompose(&raw, &e.ids);
+        examples.push(ExampleFigure {
+            slice: name.to_string(),
+            text: it.text.clone(),
+            label: it.label,
+            tokens: e
+                .ids
+                .iter()
+                .map(|&t| tables.tokens[t as usize].clone())
+                .collect(),
+            logit: d.logit(),
+            pattern: d.pattern.chunks(n_ctx).map(<[f64]>::to_vec).collect(),
+            by_query: d.by_query(),
+        });
+    }
+    timings.mechanism_s = t.elapsed().as_secs_f64();
+
+    let m = run.metrics.as_ref();
+    let run_summary = RunSummary {
+        dir: dir.display().to_string(),
+        config: run.config.clone(),
+        epochs: run.epoch,
+        complete: run.complete,
+        n_params: ck.config.n_params(),
+        test: m.and_then(|m| m.test.clone()),
+        device: m.map(|m| format!("{} ({})", m.device.backend, m.device.name)),
+        train_wall_s: m.map(|m| m.wall_s),
+    };
+    let mut report = Report {
+        format: REPORT_FORMAT.into(),
+        conclusions: Vec::new(),
+        run: run_summary,
+        training: m.map(|m| m.epochs.clone()).unwrap_or_default(),
+        slices: results,
+        worst_slice,
+        padding,
+        decomposition,
+        tables,
+        readout_dispersion,
+        permutation_sensitivity,
+        attention,
+        examples,
+        embedding,
+        embedding_explained,
+        slice_size: opts.slice_size,
+        slice_seed: opts.seed,
+        timings,
+    };
+    report.conclusions = conclusions(&report);
+    report.timings.total_s = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn pct(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.2}%", 100.0 * x)
+    } else {
+        "n/a".into()
+    }
+}
+
+fn slice<'a>(r: &'a Report, name: &str) -> Option<&'a SliceResult> {
+    r.slices.iter().find(|s| s.name == name)
+}
+
+/// The conclusions, each built from this report's numbers.
+pub fn conclusions(r: &Report) -> Vec<Conclusion> {
+    let mut out = Vec::new();
+    let mut say = |text: String, section: &str| {
+        out.push(Conclusion {
+            text,
+            section: section.into(),
+        })
+    };
+    if let Some(id) = slice(r, "in_distribution") {
+        let mut s = format!(
+            "On its own test split the model is {} accurate (n = {}), against {} for the rule \"contains `(` and `)`\"",
+            pct(id.accuracy),
+            id.n,
+            pct(id.rule_accuracy)
+        );
+        if let Some(h) = slice(r, "held_out_faces") {
+            let gap = id.accuracy - h.accuracy;
+            let _ = write!(
+                s,
+                "; on faces it never saw in training it is {} (the rule: {}), {} {:.1} points",
+                pct(h.accuracy),
+                pct(h.rule_accuracy),
+                if gap >= 0.0 { "a drop of" } else { "a gain of" },
+                100.0 * gap.abs()
+            );
+        }
+        s.push('.');
+        say(s, "slices");
+    }
+    if let Some(w) = slice(r, &r.worst_slice) {
+        let beats = r
+            .slices
+            .iter()
+            .filter(|s| s.rule_accuracy > s.accuracy)
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>();
+        say(
+            format!(
+                "The worst slice is {} at {} (the bracket rule scores {} there); the bracket rule beats the model on {} of {} slices{}.",
+                w.name,
+                pct(w.accuracy),
+                pct(w.rule_accuracy),
+                beats.len(),
+                r.slices.len(),
+                if beats.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", beats.join(", "))
+                }
+            ),
+            "slices",
+        );
+    }
+    if let Some(b) = slice(r, "bag_matched_negatives") {
+        let verdict = if r.readout_dispersion < 0.05 {
+            "its readout rows are nearly identical, so it is close to a bag-of-characters classifier"
+        } else if b.accuracy < 0.75 {
+            "it sees order only weakly: most of its decision comes from which characters occur"
+        } else {
+            "it uses character order, not only the bag of characters"
+        };
+        say(
+            format!(
+                "On bag-matched negatives (a positive's characters rearranged so no face remains) the model is {} accurate, and permuting a test string's characters moves its logit by {:.2} logit standard deviations on average; the readout rows W_U[q] differ from their mean by {:.2} of its norm: {verdict}.",
+                pct(b.accuracy),
+                r.permutation_sensitivity,
+                r.readout_dispersion
+            ),
+            "bag",
+        );
+    }
+    if let Some(s) = slice(r, "shuffled_faces") {
+        say(
+            format!(
+                "Shuffled faces (a face's own characters permuted) are called faces {} of the time they contain none.",
+                pct(1.0 - s.accuracy)
+            ),
+            "slices",
+        );
+    }
+    let d = &r.decomposition;
+    say(
+        format!(
+            "The logit is exactly a sum of {}×{} (query, key) terms plus a bias: on all {} test inputs the terms (in f64) sum to the f32 Burn forward's logit within {:.1e} absolute, {:.1e} relative to max(1, |logit|) (largest |logit| {:.1}).",
+            r.tables.ov.len(),
+            r.tables.ov.len(),
+            d.n,
+            d.max_abs_error,
+            d.max_rel_error,
+            d.max_abs_logit
+        ),
+        "decomposition",
+    );
+    let a = &r.attention;
+    say(
+        format!(
+            "Attention is {} than uniform (mean row entropy {:.2} nats vs {:.2}); face characters put {} of their attention on face characters in positives ({} if uniform) and {} in bag-matched negatives ({} if uniform){}.",
+            if a.mean_entropy < a.uniform_entropy {
+                "sharper"
+            } else {
+                "no sharper"
+            },
+            a.mean_entropy,
+            a.uniform_entropy,
+            pct(a.face_to_face_positive),
+            pct(a.face_to_face_positive_uniform),
+            pct(a.face_to_face_bag_negative),
+            pct(a.face_to_face_bag_negative_uniform),
+            if (a.face_to_face_positive - a.face_to_face_bag_negative).abs() < 0.05 {
+                ": within 5 points, so attention alone does not tell a face from the same characters rearranged"
+            } else {
+                ": attention differs between a face and its rearrangement"
+            }
+        ),
+        "attention",
+    );
+    let top = |v: &[analysis::CharScore]| {
+        v.iter()
+            .take(5)
+            .map(|c| format!("`{}` ({:+.2})", c.token, c.value))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    say(
+        format!(
+            "Attending to {} pushes hardest towards \"face\"; attending to {} pushes hardest towards \"not face\" (mean over query positions of the OV table).",
+            top(&r.tables.towards_face),
+            top(&r.tables.towards_not_face)
+        ),
+        "tables",
+    );
+    if let Some(nz) = slice(r, "noise")
+        && let (Some(first), Some(last)) = (nz.groups.first(), nz.groups.last())
+    {
+        say(
+            format!(
+                "With {} filler characters around a face accuracy is {}; with {} it is {}.",
+                first.group,
+                pct(first.accuracy),
+                last.group,
+                pct(last.accuracy)
+            ),
+            "slices",
+        );
+    }
+    if let Some(off) = slice(r, "every_offset")
+        && let Some(worst) = off
+            .groups
+            .iter()
+            .min_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
+    {
+        let best = off
+            .groups
+            .iter()
+            .map(|g| g.accuracy)
+            .fold(f64::NEG_INFINITY, f64::max);
+        say(
+            format!(
+                "Across offsets accuracy ranges from {} (offset {}) to {}.",
+                pct(worst.accuracy),
+                worst.group,
+                pct(best)
+            ),
+            "slices",
+        );
+    }
+    say(
+        format!(
+            "Padding the same test string on the left instead of the right changes the decision for {} of strings (mean |Δlogit| {:.3}).",
+            pct(r.padding.decision_flip_rate),
+            r.padding.mean_abs_logit_change
+        ),
+        "slices",
+    );
+    out
+}
+
+fn fmt(x: f64) -> String {
+    plot::fmt_num(x)
+}
+
+/// The HTML page.
+pub fn render_html(r: &Report) -> String {
+    let mut page = Page::new("What the face classifier computes");
+    let items: Vec<String> = r
+        .conclusions
+        .iter()
+        .map(|c| {
+            format!(
+                "{} <a href=\"#{}\">(§{})</a>",
+                html::escape(&c.text),
+                c.section,
+                c.section
+            )
+        })
+        .collect();
+    let mut intro = String::from("<h2>Conclusions</h2><ol>");
+    for i in &items {
+        let _ = write!(intro, "<li>{i}</li>");
+    }
+    intro.push_str("</ol>");
+    page.intro(intro);
+
+    // Run and training.
+    let mut body = html::para(&format!(
+        "Run {}: task {:?}, {} examples, d_model {}, {} parameters, {} epochs{} on {}.",
+        r.run.dir,
+        r.run.config.data.task,
+        r.run.config.data.n_examples,
+        r.run.config.model.d_model,
+        r.run.n_params,
+        r.run.epochs,
+        if r.run.complete {
+            ""
+        } else {
+            " (unfinished run: last checkpoint)"
+        },
+        r.run.device.clone().unwrap_or_else(|| "?".into())
+    ));
+    let series = |split: &str, f: fn(&SplitMetrics) -> f64| Series {
+        name: split.to_string(),
+        points: r
+            .training
+            .iter()
+            .filter(|m| m.split == split)
+            .map(|m| (m.epoch as f64, f(m)))
+            .collect(),
+    };
+    body.push_str(&html::figure(
+        plot::line_chart(
+            "Loss",
+            "epoch",
+            "BCE",
+            &[series("train", |m| m.loss), series("valid", |m| m.loss)],
+            None,
+        ),
+        "Mean binary cross-entropy per epoch (valid = the test split).",
+    ));
+    body.push_str(&html::figure(
+        plot::line_chart(
+            "Accuracy",
+            "epoch",
+            "accuracy",
+            &[
+                series("train", |m| m.accuracy),
+                series("valid", |m| m.accuracy),
+            ],
+            None,
+        ),
+        "Accuracy per epoch.",
+    ));
+    page.section("training", "Training", body);
+
+    // Slices.
+    let headers = [
+        "slice",
+        "n",
+        "positives",
+        "model acc",
+        "model BCE",
+        "bracket rule acc",
+        "what it tests",
+    ];
+    let rows: Vec<Vec<String>> = r
+        .slices
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.n.to_string(),
+                s.positives.to_string(),
+                pct(s.accuracy),
+                format!("{:.4}", s.bce),
+                pct(s.rule_accuracy),
+                s.description.clone(),
+            ]
+        })
+        .collect();
+    let mut body = html::para(&format!(
+        "Every slice is generated from seed {} ({} strings per generated slice); labels come from contains_face. The worst slice for the model is {}.",
+        r.slice_seed, r.slice_size, r.worst_slice
+    ));
+    body.push_str(&html::table(&headers, &rows));
+    let cats: Vec<String> = r.slices.iter().map(|s| s.name.clone()).collect();
+    body.push_str(&html::figure(
+        plot::bar_chart(
+            "Accuracy per slice: model vs bracket rule",
+            "accuracy",
+            &cats,
+            &[
+                Series2 {
+                    name: "model".into(),
+                    values: r.slices.iter().map(|s| s.accuracy).collect(),
+                },
+                Series2 {
+                    name: "contains ( and )".into(),
+                    values: r.slices.iter().map(|s| s.rule_accuracy).collect(),
+                },
+            ],
+        ),
+        "Model accuracy beside the bracket rule's, per slice.",
+    ));
+    for s in r.slices.iter().filter(|s| !s.groups.is_empty()) {
+        let gname = s.group_name.clone().unwrap_or_default();
+        body.push_str(&html::figure(
+            plot::line_chart(
+                &format!("{}: accuracy by {gname}", s.name),
+                &gname,
+                "accuracy",
+                &[
+                    Series {
+                        name: "model".into(),
+                        points: s
+                            .groups
+                            .iter()
+                            .map(|g| (g.group as f64, g.accuracy))
+                            .collect(),
+                    },
+                    Series {
+                        name: "bracket rule".into(),
+                        points: s
+                            .groups
+                            .iter()
+                            .map(|g| (g.group as f64, g.rule_accuracy))
+                            .collect(),
+                    },
+                ],
+                Some((0.0, 1.0)),
+            ),
+            s.description.as_str(),
+        ));
+    }
+    body.push_str(&html::para(&format!(
+        "Padding: the decision changes for {} of the {} test strings between left and right padding (mean |Δlogit| {}).",
+        pct(r.padding.decision_flip_rate),
+        r.padding.n,
+        fmt(r.padding.mean_abs_logit_change)
+    )));
+    page.section("slices", "Evaluation slices", body);
+
+    // Bag of characters.
+    let body = html::para(&format!(
+        "Readout dispersion mean_q ‖W_U[q] − w̄‖/‖w̄‖ = {} (0 would make the model blind to order). Permuting each test string's characters moves the logit by {} standard deviations of the test logits on average. Bag-matched negatives: {}.",
+        fmt(r.readout_dispersion),
+        fmt(r.permutation_sensitivity),
+        slice(r, "bag_matched_negatives").map_or("n/a".into(), |s| pct(s.accuracy))
+    ));
+    page.section("bag", "Bag of characters", body);
+
+    // Decomposition.
+    let d = &r.decomposition;
+    let mut body = html::para(&format!(
+        "logit = b_U + Σ_q Σ_k pattern[q,k] · UV[q, t_k]. Checked on all {} test inputs against the Burn forward: max error {:.2e}, mean {:.2e}, max relative to max(1, |logit|) {:.2e} (largest |logit| {}).",
+        d.n,
+        d.max_abs_error,
+        d.mean_abs_error,
+        d.max_rel_error,
+        fmt(d.max_abs_logit)
+    ));
+    for e in &r.examples {
+        let labels: Vec<String> = e
+            .tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("{i}:{t}"))
+            .collect();
+        body.push_str(&html::figure(
+            plot::hbar_chart(
+                &format!("{} `{}` (label {}, logit {})", e.slice, e.text, u8::from(e.label), fmt(e.logit)),
+                "contribution to the logit",
+                &labels,
+                &e.by_query,
+            ),
+            "Exact contribution of each query position (Σ_k of its terms); they sum to logit − b_U.",
+        ));
+    }
+    page.section("decomposition", "Exact decomposition", body);
+
+    // Attention.
+    let a = &r.attention;
+    let mut body = html::para(&format!(
+        "Mean attention entropy {} nats (uniform: {}). Face→face attention mass: positives {} (uniform {}), bag-matched negatives {} (uniform {}).",
+        fmt(a.mean_entropy),
+        fmt(a.uniform_entropy),
+        pct(a.face_to_face_positive),
+        pct(a.face_to_face_positive_uniform),
+        pct(a.face_to_face_bag_negative),
+        pct(a.face_to_face_bag_negative_uniform)
+    ));
+    for e in &r.examples {
+        let labels: Vec<String> = e
+            .tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("{i}:{t}"))
+            .collect();
+        body.push_str(&html::figure(
+            plot::heatmap_with(
+                &format!("Attention pattern: `{}` ({})", e.text, e.slice),
+                &labels,
+                &labels,
+                &e.pattern,
+                ColorScale::Sequential,
+                &HeatmapOptions {
+                    x_label: "key".into(),
+                    y_label: "query".into(),
+                    show_values: false,
+                    range: Some((0.0, 1.0)),
+                },
+            ),
+            "Rows: query positions; columns: key positions.",
+        ));
+    }
+    page.section("attention", "Attention", body);
+
+    // Tables.
+    let t = &r.tables;
+    let mut body = html::para(
+        "QK[a, b]: the scaled pre-softmax score of a query character a on a key character b. OV (UV[q, c]): what attending to c adds to the logit at query position q.",
+    );
+    let rows: Vec<Vec<String>> = t
+        .towards_face
+        .iter()
+        .zip(&t.towards_not_face)
+        .map(|(f, n)| vec![f.token.clone(), fmt(f.value), n.token.clone(), fmt(n.value)])
+        .collect();
+    body.push_str(&html::table(
+        &["towards face", "mean UV", "towards not face", "mean UV"],
+        &rows,
+    ));
+    body.push_str(&html::figure(
+        plot::heatmap(
+            "QK table (query × key)",
+            &t.tokens,
+            &t.tokens,
+            &t.qk,
+            ColorScale::Diverging,
+        ),
+        "Pre-softmax attention scores over the vocabulary.",
+    ));
+    let pos: Vec<String> = (0..t.ov.len()).map(|q| format!("q{q}")).collect();
+    body.push_str(&html::figure(
+        plot::heatmap(
+            "OV table (query position × attended character)",
+            &pos,
+            &t.tokens,
+            &t.ov,
+            ColorScale::Diverging,
+        ),
+        "Contribution to the logit per unit of attention.",
+    ));
+    page.section("tables", "QK and OV tables", body);
+
+    // Embeddings.
+    let groups = ["PAD/UNK", "bracket", "other"];
+    let pts: Vec<ScatterPoint> = r
+        .embedding
+        .iter()
+        .map(|p| ScatterPoint {
+            x: p.x,
+            y: p.y,
+            label: p.token.clone(),
+            group: if p.token == "PAD" || p.token == "UNK" {
+                0
+            } else if "()（）[]{}".contains(p.token.as_str()) {
+                1
+            } else {
+                2
+            },
+        })
+        .collect();
+    let body = html::figure(
+        plot::scatter(
+            &format!(
+                "Character embeddings, PCA (PC1 {} , PC2 {} of variance)",
+                pct(r.embedding_explained[0]),
+                pct(r.embedding_explained[1])
+            ),
+            "PC1",
+            "PC2",
+            &pts,
+            &groups.map(String::from),
+        ),
+        "W_E rows projected on their top two principal components.",
+    );
+    page.section("embedding", "Embedding geometry", body);
+
+    let tm = &r.timings;
+    page.section(
+        "timings",
+        "Timings",
+        html::para(&format!(
+            "This analysis took {:.2} s: data {:.2} s, slices {:.2} s, decomposition {:.2} s, mechanism {:.2} s.",
+            tm.total_s, tm.data_s, tm.slices_s, tm.decomposition_s, tm.mechanism_s
+        )),
+    );
+    page.render()
+}
+
+/// The Markdown summary.
+pub fn render_markdown(r: &Report) -> String {
+    let mut md = Markdown::new();
+    md.heading(1, "What the face classifier computes");
+    md.heading(2, "Conclusions");
+    for c in &r.conclusions {
+        md.bullet(&format!("{} (§{})", c.text, c.section));
+    }
+    md.heading(2, "Slices");
+    let rows: Vec<Vec<String>> = r
+        .slices
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.n.to_string(),
+                pct(s.accuracy),
+                format!("{:.4}", s.bce),
+                pct(s.rule_accuracy),
+            ]
+        })
+        .collect();
+    md.table(
+        &["slice", "n", "model acc", "model BCE", "bracket rule acc"],
+        &rows,
+    );
+    md.para(&format!(
+        "Decomposition: max error {:.2e} over {} test inputs. Analysis time {:.2} s.",
+        r.decomposition.max_abs_error, r.decomposition.n, r.timings.total_s
+    ));
+    md.render()
+}
+
+/// Writes `dir/report/{index.html, report.json, report.md}` as one unit: into a
+/// temporary directory, then renamed into place. Returns the HTML path.
+pub fn write(r: &Report, run_dir: &Path) -> Result<PathBuf> {
+    let final_dir = run_dir.join("report");
+    let tmp = run_dir.join(format!(".report.tmp-{}", std::process::id()));
+    let old = run_dir.join(format!(".report.old-{}", std::process::id()));
+    let result = (|| -> Result<()> {
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+        }
+        fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        let json = serde_json::to_string_pretty(r).map_err(|e| crate::Error::Io {
+            path: tmp.join("report.json"),
+            source: std::io::Error::other(e),
+        })?;
+        for (name, text) in [
+            ("index.html", render_html(r)),
+            ("report.json", json),
+            ("report.md", render_markdown(r)),
+        ] {
+            let p = tmp.join(name);
+            face_data::io::write_atomic(&p, |w| {
+                use std::io::Write;
+                w.write_all(text.as_bytes())
+            })?;
+        }
+        if final_dir.exists() {
+            fs::rename(&final_dir, &old).map_err(io(&final_dir))?;
+        }
+        fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
+        let _ = fs::remove_dir_all(&old);
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+        if !final_dir.exists() && old.exists() {
+            let _ = fs::rename(&old, &final_dir);
+        }
+    }
+    result.map(|()| final_dir.join("index.html"))
+}
