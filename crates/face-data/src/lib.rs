@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod canon;
+pub mod cli;
 pub mod error;
 pub mod faces;
 pub mod generate;

@@ -98,10 +98,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // clap's first line names the problem; keep the error to one line.
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{first} (run with --help for usage)");
+            eprintln!("{}", face_data::cli::clap_error_line(&e));
             return ExitCode::from(2);
         }
     };

@@ -206,17 +206,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
-            let text = e.render().to_string();
-            let parts: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| {
-                    !l.is_empty()
-                        && !l.starts_with("Usage:")
-                        && !l.starts_with("For more information")
-                })
-                .collect();
-            eprintln!("{} (see --help)", parts.join("; "));
+            eprintln!("{}", face_data::cli::clap_error_line(&e));
             return ExitCode::from(2);
         }
     };

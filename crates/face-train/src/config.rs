@@ -152,28 +152,20 @@ impl TrainConfig {
             source_name: source_name.to_string(),
             message,
         };
-        // First the file alone, so that its errors carry a line number.
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+        // Parse errors of the file itself carry its line number.
+        let located = |e: toml::de::Error| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                .map(|s| text.get(..s.start).unwrap_or(text).lines().count().max(1));
             let msg = e.message().trim().replace('\n', " ");
             cfg_err(match line {
                 Some(l) => format!("line {l}: {msg}"),
                 None => msg,
             })
-        })?;
+        };
+        let mut table: toml::Table = toml::from_str(text).map_err(located)?;
         let cfg: TrainConfig = if overrides.is_empty() {
-            toml::from_str(text).map_err(|e| {
-                let line = e
-                    .span()
-                    .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-                let msg = e.message().trim().replace('\n', " ");
-                cfg_err(match line {
-                    Some(l) => format!("line {l}: {msg}"),
-                    None => msg,
-                })
-            })?
+            toml::from_str(text).map_err(located)?
         } else {
             for o in overrides {
                 apply_override(&mut table, o)?;

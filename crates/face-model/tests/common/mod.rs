@@ -11,21 +11,10 @@ pub fn default_config() -> FaceModelConfig {
     FaceModelConfig::new(face_data::Vocab::faces().d_vocab(), 12)
 }
 
-/// A randomly initialised model on Flex, reproducible from `seed`.
-///
-/// Burn's RNG is process-global and parameters are initialised lazily (on first read), so
-/// tests running in parallel threads would interleave their draws. The lock covers the
-/// seeding, the init and a first read of every parameter.
+/// A randomly initialised model on Flex, reproducible from `seed`
+/// ([`FaceModelConfig::init_seeded`] serialises Burn's global RNG).
 pub fn random_model(cfg: &FaceModelConfig, seed: u64) -> FaceModel {
-    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = RNG
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let device = Device::flex();
-    device.seed(seed);
-    let model = cfg.init(&device);
-    let _ = Weights::from_model(&model);
-    model
+    cfg.init_seeded(seed, &Device::flex())
 }
 
 /// The same model with every weight multiplied by `k` (larger logits, sharper attention).
