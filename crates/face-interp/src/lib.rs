@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
+pub mod attribution;
 pub mod causal;
 pub mod decompose;
 pub mod error;

@@ -142,3 +142,61 @@ fn ablations_find_the_planted_path_and_ignore_the_dead_one() {
     );
     assert!(!flagged.iter().any(|(_, s, _)| s == HookName::Q.as_str()));
 }
+
+#[test]
+fn attribution_methods_rank_the_planted_positions_first() {
+    use face_interp::attribution::{self, Baseline, Method};
+    let (m, vocab) = planted();
+    let i = ids(&vocab, &["(ab)", "x(y)z", "a(("]);
+    // Brackets sit at these padded positions (left padding to 6).
+    let brackets: Vec<Vec<usize>> = vec![vec![2, 5], vec![2, 4], vec![4, 5]];
+    let (sal, ixg) = attribution::gradient_methods(&m, &i);
+    let (igp, errp) = attribution::integrated_gradients(&m, &i, Baseline::Pad, 16);
+    let (igm, errm) = attribution::integrated_gradients(&m, &i, Baseline::Mean, 16);
+    let occ = attribution::occlusion(&m, &i);
+    let exact = attribution::exact_ablation(&m, &i);
+    assert!(
+        errp.iter().chain(&errm).all(|e| *e < 1e-4),
+        "{errp:?} {errm:?}"
+    );
+    let top2 = |a: &[f64]| {
+        let mut idx: Vec<usize> = (0..a.len()).collect();
+        idx.sort_by(|&x, &y| a[y].abs().total_cmp(&a[x].abs()));
+        let mut t = idx[..2].to_vec();
+        t.sort_unstable();
+        t
+    };
+    for (name, attr) in [
+        ("ixg", &ixg),
+        ("ig_pad", &igp),
+        ("ig_mean", &igm),
+        ("occlusion", &occ),
+        ("exact", &exact),
+    ] {
+        for (a, want) in attr.iter().zip(&brackets) {
+            assert_eq!(&top2(a), want, "{name}: {a:?}");
+        }
+    }
+    // Saliency is the same at every position here (attention is uniform and the
+    // gradient does not depend on the token): it cannot rank the brackets.
+    for a in &sal {
+        assert!(a.iter().all(|x| (x - a[0]).abs() < 1e-6), "{a:?}");
+    }
+    let spans: Vec<Option<Vec<usize>>> = brackets.iter().cloned().map(Some).collect();
+    let scores = attribution::benchmark(&m, &i, &spans, 16);
+    let get = |meth: Method| scores.iter().find(|s| s.method == meth).unwrap();
+    assert_eq!(get(Method::Exact).localisation, 1.0);
+    assert_eq!(get(Method::IgPad).localisation, 1.0);
+    assert!((get(Method::Occlusion).spearman - 1.0).abs() < 1e-9);
+    assert!(get(Method::Saliency).spearman.is_nan() || get(Method::Saliency).spearman < 0.5);
+}
+
+#[test]
+fn spearman_is_rank_correlation() {
+    use face_interp::attribution::spearman;
+    assert_eq!(spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]), Some(1.0));
+    assert_eq!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
+    assert_eq!(spearman(&[1.0, 1.0, 1.0], &[3.0, 2.0, 1.0]), None);
+    let r = spearman(&[1.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 2.0, 4.0]).unwrap();
+    assert!((r - 0.8).abs() < 1e-12);
+}
