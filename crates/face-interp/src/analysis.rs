@@ -41,6 +41,10 @@ pub struct SliceResult {
     pub bce: f64,
     /// Accuracy of "contains `(` and `)`".
     pub rule_accuracy: f64,
+    /// Model accuracy on the slice's positives (NaN when it has none).
+    pub recall: f64,
+    /// Share of the slice's negatives the model calls a face (NaN when it has none).
+    pub false_positive_rate: f64,
     /// Unknown characters met (mapped to UNK).
     pub unknown_chars: usize,
     /// What `groups` sweeps, if anything.
@@ -75,12 +79,15 @@ pub fn evaluate(
     let z = logits(raw, &ids);
     let mut groups: BTreeMap<usize, (usize, usize, usize)> = BTreeMap::new();
     let (mut correct, mut rule_ok, mut loss, mut pos) = (0usize, 0usize, 0f64, 0usize);
+    let (mut tp, mut fp) = (0usize, 0usize);
     for (it, &zi) in slice.items.iter().zip(&z) {
         let pred = zi >= 0.0;
         let rule = bracket_rule(&it.text);
         correct += usize::from(pred == it.label);
         rule_ok += usize::from(rule == it.label);
         pos += usize::from(it.label);
+        tp += usize::from(pred && it.label);
+        fp += usize::from(pred && !it.label);
         loss += bce(f64::from(zi), it.label);
         if let Some(g) = it.group {
             let e = groups.entry(g).or_default();
@@ -106,6 +113,8 @@ pub fn evaluate(
             accuracy: frac(correct, n),
             bce: if n == 0 { f64::NAN } else { loss / n as f64 },
             rule_accuracy: frac(rule_ok, n),
+            recall: frac(tp, pos),
+            false_positive_rate: frac(fp, n - pos),
             unknown_chars: unknown,
             group_name: slice.group_name.map(str::to_string),
             groups: groups
@@ -256,7 +265,8 @@ pub fn readout_dispersion(raw: &RawModel) -> f64 {
 /// Attention statistics.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AttentionStats {
-    /// Mean entropy (nats) of the attention rows of real (non-PAD) query positions.
+    /// Mean entropy (nats) of the attention rows of real (non-PAD) query positions, over
+    /// every in-distribution string.
     pub mean_entropy: f64,
     /// Mean entropy of uniform attention over the same rows (`ln` of keys attended).
     pub uniform_entropy: f64,

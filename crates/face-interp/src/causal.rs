@@ -247,3 +247,153 @@ pub fn normalised(patched: f32, clean: f32, corrupt: f32) -> f64 {
         (f64::from(patched) - f64::from(corrupt)) / den
     }
 }
+
+/// Which positions a patching hypothesis patches, per pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionRule {
+    /// Where the clean and corrupt tokens differ.
+    Edited,
+    /// Those and their neighbours.
+    EditedAndNeighbours,
+    /// Every non-PAD position of either string.
+    Text,
+    /// Every position.
+    All,
+}
+
+impl PositionRule {
+    /// Every rule, smallest first.
+    pub const ALL: [PositionRule; 4] = [
+        PositionRule::Edited,
+        PositionRule::EditedAndNeighbours,
+        PositionRule::Text,
+        PositionRule::All,
+    ];
+
+    fn mask(self, clean: &[u32], corrupt: &[u32]) -> Vec<bool> {
+        let n = clean.len();
+        let edited: Vec<bool> = clean.iter().zip(corrupt).map(|(a, b)| a != b).collect();
+        match self {
+            PositionRule::Edited => edited,
+            PositionRule::EditedAndNeighbours => (0..n)
+                .map(|p| edited[p] || (p > 0 && edited[p - 1]) || (p + 1 < n && edited[p + 1]))
+                .collect(),
+            PositionRule::Text => clean
+                .iter()
+                .zip(corrupt)
+                .map(|(&a, &b)| a != PAD_ID || b != PAD_ID)
+                .collect(),
+            PositionRule::All => vec![true; n],
+        }
+    }
+}
+
+/// One patching hypothesis and how well it restores the logit difference.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PatchClaim {
+    /// Hook name.
+    pub site: String,
+    /// Which positions.
+    pub positions: PositionRule,
+    /// Mean number of positions patched per pair.
+    pub mean_positions: f64,
+    /// Share of pairs whose normalised effect is at least `threshold`.
+    pub share: f64,
+    /// The threshold X.
+    pub threshold: f64,
+    /// Median normalised effect.
+    pub median_effect: f64,
+}
+
+/// Patches the clean activation of `site` at each pair's `rule` positions into the
+/// corrupt run; the normalised effect per pair.
+pub fn patch_set(
+    model: &FaceModel,
+    site: HookName,
+    rule: PositionRule,
+    clean_ids: &[u32],
+    corrupt_ids: &[u32],
+) -> (Vec<f64>, f64) {
+    let device = face_model::device::flex();
+    let n = model.n_ctx();
+    let clean_t = tokens_from_ids(clean_ids, n, &device);
+    let corrupt_t = tokens_from_ids(corrupt_ids, n, &device);
+    let clean_c = cache(model, clean_t.clone());
+    let corrupt_c = cache(model, corrupt_t.clone());
+    let zc = logits_with(model, clean_t, Vec::new());
+    let zr = logits_with(model, corrupt_t.clone(), Vec::new());
+    let mask: Vec<bool> = clean_ids
+        .chunks(n)
+        .zip(corrupt_ids.chunks(n))
+        .flat_map(|(a, b)| rule.mask(a, b))
+        .collect();
+    let count = mask.iter().filter(|&&m| m).count() as f64 / zc.len().max(1) as f64;
+    let b = zc.len();
+    let clean_a = clean_c.get(site);
+    let last = clean_a.dims()[2];
+    let m = Tensor::<1, Bool>::from_data(TensorData::new(mask, [b * n]), &device)
+        .reshape([b, n, 1])
+        .expand([b, n, last]);
+    let value = corrupt_c.get(site).mask_where(m, clean_a);
+    let zp = logits_with(
+        model,
+        corrupt_t,
+        vec![Intervention::set(site, Positions::All, value)],
+    );
+    let eff = zp
+        .iter()
+        .zip(zc.iter().zip(&zr))
+        .map(|(&p, (&c, &r))| normalised(p, c, r))
+        .collect();
+    (eff, count)
+}
+
+/// Searches sites × position rules for the claim "patching P restores ≥ `threshold` of
+/// the logit difference on ≥ 90% of pairs" with the fewest positions (else the largest
+/// share). Returns every candidate, best first.
+pub fn patch_claims(
+    model: &FaceModel,
+    clean_ids: &[u32],
+    corrupt_ids: &[u32],
+    threshold: f64,
+) -> Vec<PatchClaim> {
+    let mut out = Vec::new();
+    // Patching the embedding at the edited positions only turns the corrupt input into
+    // the clean one: true by construction, so the embedding is left out of the search.
+    for site in SITES.into_iter().filter(|&s| s != HookName::Embed) {
+        for rule in PositionRule::ALL {
+            let (mut eff, count) = patch_set(model, site, rule, clean_ids, corrupt_ids);
+            let share =
+                eff.iter().filter(|&&e| e >= threshold).count() as f64 / eff.len().max(1) as f64;
+            eff.sort_by(f64::total_cmp);
+            out.push(PatchClaim {
+                site: site.as_str().to_string(),
+                positions: rule,
+                mean_positions: count,
+                share,
+                threshold,
+                median_effect: eff.get(eff.len() / 2).copied().unwrap_or(f64::NAN),
+            });
+        }
+    }
+    // z at every position is the head's whole input: restoring it restores the logit by
+    // construction, so it is not a hypothesis either.
+    out.retain(|c| !(c.site == HookName::Z.as_str() && c.positions == PositionRule::All));
+    // Best: among hypotheses that restore ≥ threshold on ≥ 90% of pairs, the one that
+    // patches the fewest positions; then the rest by share.
+    let good = |c: &PatchClaim| c.share >= 0.9;
+    out.sort_by(|a, b| {
+        good(b)
+            .cmp(&good(a))
+            .then_with(|| {
+                if good(a) {
+                    a.mean_positions.total_cmp(&b.mean_positions)
+                } else {
+                    b.share.total_cmp(&a.share)
+                }
+            })
+            .then(b.share.total_cmp(&a.share))
+    });
+    out
+}

@@ -92,7 +92,8 @@ enum Command {
         /// The run directory.
         #[arg(long, default_value = DEFAULT_RUN)]
         run: PathBuf,
-        /// The string.
+        /// The string (may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         text: String,
         /// Side to pad on.
         #[arg(long, value_enum, default_value_t = Pad::Left)]
@@ -149,10 +150,13 @@ fn main_job() -> anyhow::Result<()> {
             "no trained model in {}: training it with {DEFAULT_PATH}",
             run.display()
         );
-        let o = face_train::train(&cfg, &opts).map_err(Error::from)?;
-        if let Some(n) = &o.notice {
+        if let Some(n) = face_train::device::choose(opts.device)
+            .map_err(Error::from)?
+            .notice
+        {
             eprintln!("notice: {n}");
         }
+        let o = face_train::train(&cfg, &opts).map_err(Error::from)?;
         if let Some(t) = &o.metrics.test {
             println!(
                 "trained: test accuracy {:.2}% in {:.1} s on {} ({})",
@@ -222,7 +226,14 @@ fn main() -> ExitCode {
                     "--slice-size must be at least 1".into(),
                 )))
             } else {
-                report_cmd(&run, &AnalyseOptions { slice_size, seed })
+                report_cmd(
+                    &run,
+                    &AnalyseOptions {
+                        slice_size,
+                        seed,
+                        ..AnalyseOptions::default()
+                    },
+                )
             }
         }
         Some(Command::Predict {

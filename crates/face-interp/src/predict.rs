@@ -94,18 +94,15 @@ fn predict_chunk(
     let mut ids: Vec<u32> = Vec::with_capacity(lines.len() * n_ctx);
     let mut spans = Vec::with_capacity(lines.len());
     let (mut unknown, mut windowed) = (0usize, 0usize);
+    let mut long: Vec<(usize, f32)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let canon = if face_data::is_canonical(line) {
             std::borrow::Cow::Borrowed(*line)
         } else {
             std::borrow::Cow::Owned(canonicalize(line))
         };
-        if canon.is_empty() {
-            return Err(Error::Input(format!(
-                "line {}: empty string (after canonicalisation); every line needs a character",
-                first_line + i + 1
-            )));
-        }
+        // An empty line (or one that canonicalises to nothing) is scored as all PAD, so
+        // every input line gets its output line.
         let start = ids.len() / n_ctx;
         let row = ids.len();
         let mut len = 0usize;
@@ -122,22 +119,32 @@ fn predict_chunk(
                 ids[row..row + n_ctx].rotate_right(pad);
             }
         } else {
+            // Long line: evaluate its windows here, keeping only the best (memory stays
+            // proportional to the line, not to line × n_ctx).
             windowed += 1;
             let text: Vec<u32> = ids.split_off(row);
-            for w in text.windows(n_ctx) {
-                ids.extend_from_slice(w);
-            }
+            let best = text
+                .windows(n_ctx)
+                .map(|w| raw.logit(w))
+                .fold(f32::NEG_INFINITY, f32::max);
+            long.push((i, best));
+            spans.push((start, start));
+            continue;
         }
         spans.push((start, ids.len() / n_ctx));
     }
     let mut z = vec![0.0f32; ids.len() / n_ctx];
     raw.logits(&ids, &mut z);
+    let mut logits: Vec<f32> = spans
+        .iter()
+        .map(|&(a, b)| z[a..b].iter().copied().fold(f32::NEG_INFINITY, f32::max))
+        .collect();
+    for (i, best) in long {
+        logits[i] = best;
+    }
     Ok((
         Predictions {
-            logits: spans
-                .iter()
-                .map(|&(a, b)| z[a..b].iter().copied().fold(f32::NEG_INFINITY, f32::max))
-                .collect(),
+            logits,
             unknown,
             windowed,
         },

@@ -98,8 +98,40 @@ pub struct Timings {
     pub decomposition_s: f64,
     /// Tables, statistics, projections.
     pub mechanism_s: f64,
+    /// Ablations, patching and attribution.
+    pub causal_s: f64,
     /// Everything.
     pub total_s: f64,
+}
+
+/// The causal analyses (ablation, patching, attribution).
+#[derive(Debug, Clone, Serialize)]
+pub struct CausalReport {
+    /// Every site × kind × slice ablation.
+    pub ablations: Vec<crate::causal::AblationResult>,
+    /// (slice, site, spread of ΔBCE) where zero, mean and resample disagree by more than
+    /// `disagreement_margin`.
+    pub disagreements: Vec<(String, String, f64)>,
+    /// The margin.
+    pub disagreement_margin: f64,
+    /// Strings per slice used for the ablations.
+    pub ablation_slice_size: usize,
+    /// Minimal pairs used for patching.
+    pub n_pairs: usize,
+    /// Mean normalised patching effect, `[site][pos]` (sites as in `patch_sites`).
+    pub patching_mean: Vec<Vec<f64>>,
+    /// Site names of `patching_mean`'s rows.
+    pub patch_sites: Vec<String>,
+    /// Patching hypotheses, best first.
+    pub claims: Vec<crate::causal::PatchClaim>,
+    /// Attribution methods scored against the exact single-position ablation.
+    pub attribution: Vec<crate::attribution::MethodScore>,
+    /// Inputs used for the attribution benchmark.
+    pub attribution_n: usize,
+    /// Integrated-gradients steps.
+    pub ig_steps: usize,
+    /// Seconds.
+    pub seconds: f64,
 }
 
 /// Everything in the report.
@@ -132,6 +164,8 @@ pub struct Report {
     pub attention: AttentionStats,
     /// Worked examples.
     pub examples: Vec<ExampleFigure>,
+    /// Ablations, patching and attribution.
+    pub causal: CausalReport,
     /// Embedding PCA.
     pub embedding: Vec<Point2>,
     /// Variance explained by the two components.
@@ -151,6 +185,8 @@ pub struct AnalyseOptions {
     pub slice_size: usize,
     /// Seed of the slices.
     pub seed: u64,
+    /// Strings per slice for ablations, and minimal pairs for patching.
+    pub causal_size: usize,
 }
 
 impl Default for AnalyseOptions {
@@ -158,6 +194,7 @@ impl Default for AnalyseOptions {
         AnalyseOptions {
             slice_size: 4000,
             seed: 1,
+            causal_size: 1000,
         }
     }
 }
@@ -343,6 +380,10 @@ pub fn analyse(run: &LoadedRun, dir: &Path, opts: &AnalyseOptions) -> Result<Rep
     }
     timings.mechanism_s = t.elapsed().as_secs_f64();
 
+    let t = Instant::now();
+    let causal = causal_analyses(run, &all, &spec, vocab, opts)?;
+    timings.causal_s = t.elapsed().as_secs_f64();
+
     let m = run.metrics.as_ref();
     let run_summary = RunSummary {
         dir: dir.display().to_string(),
@@ -368,6 +409,7 @@ pub fn analyse(run: &LoadedRun, dir: &Path, opts: &AnalyseOptions) -> Result<Rep
         permutation_sensitivity,
         attention,
         examples,
+        causal,
         embedding,
         embedding_explained,
         slice_size: opts.slice_size,
@@ -377,6 +419,95 @@ pub fn analyse(run: &LoadedRun, dir: &Path, opts: &AnalyseOptions) -> Result<Rep
     report.conclusions = conclusions(&report);
     report.timings.total_s = t0.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Ablations per slice, patching on minimal pairs, the attribution benchmark.
+fn causal_analyses(
+    run: &LoadedRun,
+    slices_: &[Slice],
+    spec: &SliceSpec<'_>,
+    vocab: &Vocab,
+    opts: &AnalyseOptions,
+) -> Result<CausalReport> {
+    use crate::attribution;
+    use crate::causal;
+    let t = Instant::now();
+    let model = &run.checkpoint.model;
+    let n_ctx = run.checkpoint.config.n_ctx;
+    let k = opts.causal_size;
+    let take = |s: &Slice| Slice {
+        items: s.items.iter().take(k).cloned().collect(),
+        ..s.clone()
+    };
+    let reference = take(&slices_[0]).encode(vocab, n_ctx)?.0;
+    let mut ablations = Vec::new();
+    for s in slices_ {
+        let s = take(s);
+        let (ids, _) = s.encode(vocab, n_ctx)?;
+        let labels: Vec<bool> = s.items.iter().map(|i| i.label).collect();
+        ablations.extend(causal::ablations(model, s.name, &ids, &labels, &reference));
+    }
+    let margin = 0.5;
+    let disagreements = causal::disagreements(&ablations, margin);
+
+    let pairs = slices::minimal_pairs(spec, k, opts.seed)?;
+    let mut clean = Vec::new();
+    let mut corrupt = Vec::new();
+    for p in &pairs {
+        clean.extend(vocab.encode_padded(&p.clean, n_ctx, p.side)?.ids);
+        corrupt.extend(vocab.encode_padded(&p.corrupt, n_ctx, p.side)?.ids);
+    }
+    let effects = causal::patching(model, &clean, &corrupt);
+    let patching_mean = effects
+        .iter()
+        .map(|site| {
+            site.iter()
+                .map(|per_pair| per_pair.iter().sum::<f64>() / per_pair.len().max(1) as f64)
+                .collect()
+        })
+        .collect();
+    let claims = causal::patch_claims(model, &clean, &corrupt, 0.9);
+
+    // Attribution on in-distribution test strings (positives carry their face span).
+    let id = take(&slices_[0]);
+    let m = id.items.len().min(500);
+    let items = &id.items[..m];
+    let mut ids = Vec::with_capacity(m * n_ctx);
+    let mut spans = Vec::with_capacity(m);
+    for it in items {
+        let e = vocab.encode_padded(&it.text, n_ctx, it.side)?;
+        let len = it.text.chars().count();
+        let shift = if it.side == PadSide::Left {
+            n_ctx - len
+        } else {
+            0
+        };
+        spans.push(
+            it.face_chars
+                .as_ref()
+                .map(|f| f.iter().map(|c| c + shift).collect::<Vec<usize>>()),
+        );
+        ids.extend(e.ids);
+    }
+    let ig_steps = 32;
+    let attribution = attribution::benchmark(model, &ids, &spans, ig_steps);
+    Ok(CausalReport {
+        ablations,
+        disagreements,
+        disagreement_margin: margin,
+        ablation_slice_size: k,
+        n_pairs: pairs.len(),
+        patching_mean,
+        patch_sites: causal::SITES
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect(),
+        claims,
+        attribution,
+        attribution_n: m,
+        ig_steps,
+        seconds: t.elapsed().as_secs_f64(),
+    })
 }
 
 fn pct(x: f64) -> String {
@@ -466,8 +597,10 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
     if let Some(s) = slice(r, "shuffled_faces") {
         say(
             format!(
-                "Shuffled faces (a face's own characters permuted) are called faces {} of the time they contain none.",
-                pct(1.0 - s.accuracy)
+                "Shuffled faces (a face's own characters permuted) that contain no face are called faces {} of the time, bag-matched negatives {}: compare the bag-of-characters index above.",
+                pct(s.false_positive_rate),
+                slice(r, "bag_matched_negatives")
+                    .map_or("n/a".into(), |b| pct(b.false_positive_rate))
             ),
             "slices",
         );
@@ -556,6 +689,82 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
                 pct(best)
             ),
             "slices",
+        );
+    }
+    let c = &r.causal;
+    // Sites that matter: mean ablation on the in-distribution slice, largest ΔBCE first.
+    let mut id_mean: Vec<&crate::causal::AblationResult> = c
+        .ablations
+        .iter()
+        .filter(|a| a.slice == "in_distribution" && a.kind == crate::causal::Ablation::Mean)
+        .collect();
+    id_mean.sort_by(|a, b| b.d_bce.total_cmp(&a.d_bce));
+    if !id_mean.is_empty() {
+        let list = id_mean
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} (ΔBCE {:+.3}, Δacc {:+.1} pts)",
+                    a.site,
+                    a.d_bce,
+                    100.0 * a.d_accuracy
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        say(
+            format!(
+                "Mean-ablating each site on the test split, from most to least harmful: {list}; zero, mean and resample ablation disagree by more than {} BCE at {} (slice, site) cells.",
+                c.disagreement_margin,
+                c.disagreements.len()
+            ),
+            "ablations",
+        );
+    }
+    if let Some(best) = c.claims.first() {
+        say(
+            format!(
+                "Activation patching on {} minimal pairs (a face and a one-edit near miss): patching {} at the {} positions (mean {:.1} positions) restores ≥ {:.0}% of the logit difference on {} of pairs (median effect {:.2}); this is the best of {} site × position hypotheses searched.",
+                c.n_pairs,
+                best.site,
+                serde_json::to_value(best.positions)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+                    .replace('_', " "),
+                best.mean_positions,
+                100.0 * best.threshold,
+                pct(best.share),
+                best.median_effect,
+                c.claims.len()
+            ),
+            "patching",
+        );
+    }
+    let mut methods: Vec<&crate::attribution::MethodScore> = c
+        .attribution
+        .iter()
+        .filter(|m| m.method != crate::attribution::Method::Exact)
+        .collect();
+    methods.sort_by(|a, b| b.spearman.total_cmp(&a.spearman));
+    if let (Some(best), Some(worst)) = (methods.first(), methods.last()) {
+        let ig_err = c
+            .attribution
+            .iter()
+            .filter_map(|m| m.completeness_error)
+            .fold(0.0, f64::max);
+        say(
+            format!(
+                "Against the exact single-position ablation effect, {} agrees best (Spearman ρ {:.2}, top-k inside the face for {} of positives) and {} worst (ρ {:.2}, {}); integrated gradients' completeness error is at most {:.1e}.",
+                best.method.as_str(),
+                best.spearman,
+                pct(best.localisation),
+                worst.method.as_str(),
+                worst.spearman,
+                pct(worst.localisation),
+                ig_err
+            ),
+            "attribution",
         );
     }
     say(
@@ -664,6 +873,8 @@ pub fn render_html(r: &Report) -> String {
                 s.n.to_string(),
                 s.positives.to_string(),
                 pct(s.accuracy),
+                pct(s.recall),
+                pct(s.false_positive_rate),
                 format!("{:.4}", s.bce),
                 pct(s.rule_accuracy),
                 s.description.clone(),
@@ -879,16 +1090,168 @@ pub fn render_html(r: &Report) -> String {
     );
     page.section("embedding", "Embedding geometry", body);
 
+    render_causal(&mut page, &r.causal);
+
     let tm = &r.timings;
     page.section(
         "timings",
         "Timings",
         html::para(&format!(
-            "This analysis took {:.2} s: data {:.2} s, slices {:.2} s, decomposition {:.2} s, mechanism {:.2} s.",
-            tm.total_s, tm.data_s, tm.slices_s, tm.decomposition_s, tm.mechanism_s
+            "This analysis took {:.2} s: data {:.2} s, slices {:.2} s, decomposition {:.2} s, mechanism {:.2} s, causal analyses {:.2} s.",
+            tm.total_s, tm.data_s, tm.slices_s, tm.decomposition_s, tm.mechanism_s, tm.causal_s
         )),
     );
     page.render()
+}
+
+fn render_causal(page: &mut Page, c: &CausalReport) {
+    use crate::causal::Ablation;
+    // Ablations: one site × slice heatmap of ΔBCE per kind.
+    let mut slices_: Vec<String> = c.ablations.iter().map(|a| a.slice.clone()).collect();
+    slices_.dedup();
+    let mut body = html::para(&format!(
+        "Each site is ablated at every position on up to {} strings per slice: zero, mean (over the test split) and resample (another input's activation); the pattern also by uniform attention. Cells: ΔBCE (positive = worse).",
+        c.ablation_slice_size
+    ));
+    for kind in [Ablation::Zero, Ablation::Mean, Ablation::Resample] {
+        let values: Vec<Vec<f64>> = c
+            .patch_sites
+            .iter()
+            .map(|site| {
+                slices_
+                    .iter()
+                    .map(|sl| {
+                        c.ablations
+                            .iter()
+                            .find(|a| &a.site == site && &a.slice == sl && a.kind == kind)
+                            .map_or(f64::NAN, |a| a.d_bce)
+                    })
+                    .collect()
+            })
+            .collect();
+        body.push_str(&html::figure(
+            plot::heatmap(
+                &format!("ΔBCE under {kind:?} ablation (site × slice)"),
+                &c.patch_sites,
+                &slices_,
+                &values,
+                ColorScale::Diverging,
+            ),
+            "Change in mean BCE when the site is ablated.",
+        ));
+    }
+    let rows: Vec<Vec<String>> = c
+        .disagreements
+        .iter()
+        .map(|(sl, site, spread)| vec![sl.clone(), site.clone(), fmt(*spread)])
+        .collect();
+    body.push_str(&html::para(&format!(
+        "Cells where zero, mean and resample ablation disagree by more than {} BCE: {}.",
+        c.disagreement_margin,
+        rows.len()
+    )));
+    if !rows.is_empty() {
+        body.push_str(&html::table(&["slice", "site", "ΔBCE spread"], &rows));
+    }
+    page.section("ablations", "Ablations", body);
+
+    // Patching.
+    let pos: Vec<String> = (0..c.patching_mean.first().map_or(0, Vec::len))
+        .map(|p| format!("p{p}"))
+        .collect();
+    let mut body = html::para(&format!(
+        "{} minimal pairs (a face; the same string after one substitution, deletion or swap inside the face, leaving no face). Cell: mean normalised effect (patched − corrupt)/(clean − corrupt) of patching the clean activation at one site and position into the corrupt run.",
+        c.n_pairs
+    ));
+    body.push_str(&html::figure(
+        plot::heatmap(
+            "Patching effect (site × position)",
+            &c.patch_sites,
+            &pos,
+            &c.patching_mean,
+            ColorScale::Diverging,
+        ),
+        "1 = the single patch restores the clean logit; 0 = no effect.",
+    ));
+    let rows: Vec<Vec<String>> = c
+        .claims
+        .iter()
+        .take(10)
+        .map(|cl| {
+            vec![
+                cl.site.clone(),
+                format!("{:?}", cl.positions),
+                fmt(cl.mean_positions),
+                pct(cl.share),
+                fmt(cl.median_effect),
+            ]
+        })
+        .collect();
+    body.push_str(&html::para(
+        "Hypotheses searched (site × which positions), by share of pairs restored to ≥ 90% of the logit difference:",
+    ));
+    body.push_str(&html::table(
+        &[
+            "site",
+            "positions",
+            "mean #positions",
+            "pairs ≥ 90%",
+            "median effect",
+        ],
+        &rows,
+    ));
+    page.section("patching", "Activation patching", body);
+
+    // Attribution.
+    let rows: Vec<Vec<String>> = c
+        .attribution
+        .iter()
+        .map(|m| {
+            vec![
+                m.method.as_str().to_string(),
+                fmt(m.spearman),
+                pct(m.localisation),
+                m.completeness_error.map_or("–".into(), fmt),
+            ]
+        })
+        .collect();
+    let mut body = html::para(&format!(
+        "{} test strings. Each method's per-position attribution is compared with the exact effect of zeroing that position's embedding (Spearman ρ of absolute values over positions, averaged over strings), and by localisation: the share of positives whose top-k positions (k = face length) all lie inside the face. Integrated gradients: {} steps, logit target.",
+        c.attribution_n, c.ig_steps
+    ));
+    body.push_str(&html::table(
+        &[
+            "method",
+            "Spearman ρ vs exact",
+            "localisation",
+            "IG completeness error",
+        ],
+        &rows,
+    ));
+    let names: Vec<String> = c
+        .attribution
+        .iter()
+        .map(|m| m.method.as_str().to_string())
+        .collect();
+    body.push_str(&html::figure(
+        plot::bar_chart(
+            "Attribution methods against the exact ablation",
+            "score",
+            &names,
+            &[
+                Series2 {
+                    name: "Spearman ρ".into(),
+                    values: c.attribution.iter().map(|m| m.spearman).collect(),
+                },
+                Series2 {
+                    name: "localisation".into(),
+                    values: c.attribution.iter().map(|m| m.localisation).collect(),
+                },
+            ],
+        ),
+        "Higher is better; `exact` is the reference itself.",
+    ));
+    page.section("attribution", "Input attribution", body);
 }
 
 /// The Markdown summary.
@@ -924,8 +1287,10 @@ pub fn render_markdown(r: &Report) -> String {
     md.render()
 }
 
-/// Writes `dir/report/{index.html, report.json, report.md}` as one unit: into a
-/// temporary directory, then renamed into place. Returns the HTML path.
+/// Writes `dir/report/{index.html, report.json, report.md}` together: into a temporary
+/// directory, then renamed into place (an old report is moved aside first and removed
+/// after), so no reader ever sees a mix of two reports or a half-written file. Returns
+/// the HTML path.
 pub fn write(r: &Report, run_dir: &Path) -> Result<PathBuf> {
     let final_dir = run_dir.join("report");
     let tmp = run_dir.join(format!(".report.tmp-{}", std::process::id()));

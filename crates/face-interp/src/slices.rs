@@ -315,15 +315,17 @@ pub fn generated(spec: &SliceSpec<'_>) -> Result<Vec<Slice>> {
         items,
     });
 
-    // Every offset: strings of exactly n_ctx characters (no padding) with a face at each
-    // character offset.
+    // Every offset: the same faces (at most 5 characters) each placed at every offset
+    // 0..=n_ctx-5 of a string of exactly n_ctx characters (no padding), so offsets differ
+    // only in position.
     let mut items = Vec::new();
-    let per = (n / n_ctx).max(20);
-    for off in 0..n_ctx {
-        for _ in 0..per {
-            let u = *noise_pool.choose(&mut r).unwrap_or(&0);
-            let face = &f.unique()[u];
-            let len = face.chars().count();
+    let offsets = n_ctx.saturating_sub(5) + 1;
+    let per = (n / offsets).max(20);
+    for _ in 0..per {
+        let u = *noise_pool.choose(&mut r).unwrap_or(&0);
+        let face = &f.unique()[u];
+        let len = face.chars().count();
+        for off in 0..offsets {
             if off + len > n_ctx {
                 continue;
             }
@@ -343,7 +345,7 @@ pub fn generated(spec: &SliceSpec<'_>) -> Result<Vec<Slice>> {
     }
     out.push(Slice {
         name: "every_offset",
-        description: "a face (at most 5 characters) at each offset of an n_ctx-long random string (position shortcut)",
+        description: "the same faces (at most 5 characters) at each offset 0 to n_ctx − 5 of an n_ctx-long random string (position shortcut)",
         group_name: Some("offset"),
         items,
     });
@@ -383,4 +385,75 @@ pub fn padding_pair(base: &[(String, bool)]) -> (Slice, Slice) {
 /// The baseline shortcut: "contains `(` and `)`".
 pub fn bracket_rule(s: &str) -> bool {
     s.contains('(') && s.contains(')')
+}
+
+/// A face and a near miss that differ by one edit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pair {
+    /// Contains a face.
+    pub clean: String,
+    /// The same string after one edit; contains no face.
+    pub corrupt: String,
+    /// `substitution`, `deletion` or `swap`.
+    pub edit: &'static str,
+    /// Padding side of both.
+    pub side: PadSide,
+}
+
+/// `n` minimal pairs: a positive of the run's task (training faces) and one edit inside
+/// its face (substitute a character, delete one, or swap two adjacent different ones)
+/// that leaves no face.
+pub fn minimal_pairs(spec: &SliceSpec<'_>, n: usize, seed: u64) -> Result<Vec<Pair>> {
+    let mut cfg = spec.generator.clone();
+    cfg.face_prob = 1.0;
+    let pool = if spec.face_split.held_out.is_empty() {
+        FacePool::All
+    } else {
+        FacePool::Train(spec.face_split)
+    };
+    let positives = generate(&cfg, pool, n.max(1) * 2, seed ^ 0x9a12)?;
+    let alphabet = filler(spec.generator);
+    let mut r = rng(seed, Stream::Examples);
+    r.set_stream(101);
+    let mut out = Vec::with_capacity(n);
+    for e in positives.examples {
+        if out.len() >= n {
+            break;
+        }
+        let Some(face) = e.face else { continue };
+        let chars: Vec<char> = e.text.chars().collect();
+        for _ in 0..50 {
+            let kind = r.random_range(0..3);
+            let i = r.random_range(face.chars.clone());
+            let mut c = chars.clone();
+            let edit = match kind {
+                0 => {
+                    c[i] = *alphabet.choose(&mut r).unwrap_or(&' ');
+                    "substitution"
+                }
+                1 => {
+                    c.remove(i);
+                    "deletion"
+                }
+                _ => {
+                    if i + 1 >= face.chars.end || c[i] == c[i + 1] {
+                        continue;
+                    }
+                    c.swap(i, i + 1);
+                    "swap"
+                }
+            };
+            let corrupt: String = c.into_iter().collect();
+            if !corrupt.is_empty() && !contains_face(&corrupt) {
+                out.push(Pair {
+                    clean: e.text.clone(),
+                    corrupt,
+                    edit,
+                    side: side(spec.padding, &mut r),
+                });
+                break;
+            }
+        }
+    }
+    Ok(out)
 }

@@ -198,6 +198,7 @@ fn report_has_every_section_and_its_json_matches_recomputed_values() {
     let opts = AnalyseOptions {
         slice_size: 400,
         seed: 5,
+        causal_size: 200,
     };
     let report = analyse(&run, fixture(), &opts).unwrap();
     let path = face_interp::report::write(&report, tmp.path()).unwrap();
@@ -412,7 +413,32 @@ fn bad_input_is_a_clear_error() {
         .output()
         .unwrap();
     assert_usage(&o, "model.bpk");
-    assert!(!copy.join("report").exists());
+    let o = bin()
+        .args(["report", "--run", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_usage(&o, "model.bpk");
+    let leftovers: Vec<_> = std::fs::read_dir(&copy)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("report"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A blank line gets its own output line; a string starting with '-' is explained.
+    let blanks = tmp.path().join("blanks.txt");
+    std::fs::write(&blanks, "(^_^)\n\nabc\n").unwrap();
+    let o = bin()
+        .args(["predict", "--run", run, blanks.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 3);
+    let o = bin()
+        .args(["explain", "--run", run, "-_-"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // explain never panics, whatever the string.
     for text in [
         "",
@@ -481,9 +507,9 @@ fn any_string_is_explained_or_refused_without_panic() {
             .collect();
         let e = face_interp::explain::explain(&r, &vocab, &s, PadSide::Right);
         let p = face_interp::predict::predict(&r, &vocab, &[s.as_str()], PadSide::Left);
-        assert_eq!(e.is_ok(), p.is_ok(), "{s:?}");
-        if let Ok(p) = p {
-            assert!(p.logits[0].is_finite(), "{s:?}");
-        }
+        // predict scores every line (an empty one as all PAD); explain refuses only a
+        // string with nothing left after canonicalisation.
+        assert_eq!(e.is_ok(), !face_data::canonicalize(&s).is_empty(), "{s:?}");
+        assert!(p.unwrap().logits[0].is_finite(), "{s:?}");
     }
 }

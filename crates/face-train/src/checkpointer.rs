@@ -3,8 +3,8 @@
 //! The Learner's `FileCheckpointer` writes `checkpoint/{model,optim,scheduler}-N.bpk` in
 //! place, so a kill during a write leaves a truncated file with a valid name. This one
 //! writes each record to a temporary file, syncs it and renames it into place. Epoch `N`
-//! is resumable when all three files exist; they are written model, optimiser,
-//! scheduler, so the scheduler file marks a complete checkpoint.
+//! is resumable when all three files exist (burn-train writes them on three threads, in
+//! no fixed order; [`latest_complete`] checks all three).
 
 use std::fs;
 use std::io::Write;

@@ -163,10 +163,12 @@ impl TrainConfig {
                 None => msg,
             })
         };
-        let mut table: toml::Table = toml::from_str(text).map_err(located)?;
-        let cfg: TrainConfig = if overrides.is_empty() {
-            toml::from_str(text).map_err(located)?
+        // The file alone first, so that its own errors carry a line number.
+        let from_file: TrainConfig = toml::from_str(text).map_err(located)?;
+        let cfg = if overrides.is_empty() {
+            from_file
         } else {
+            let mut table: toml::Table = toml::from_str(text).map_err(located)?;
             for o in overrides {
                 apply_override(&mut table, o)?;
             }
@@ -231,6 +233,16 @@ impl TrainConfig {
                 "data.held_out_frac must be in [0, 1), not {}",
                 d.held_out_frac
             ));
+        }
+        if d.held_out_frac > 0.0 {
+            let split = face_data::FaceSplit::new(d.held_out_frac, self.seed)
+                .map_err(|e| format!("data.held_out_frac: {e}"))?;
+            if split.held_out.len() >= face_data::faces().unique().len() && d.face_prob > 0.0 {
+                return Err(format!(
+                    "data.held_out_frac = {} holds out every face, leaving none to train on",
+                    d.held_out_frac
+                ));
+            }
         }
         self.data_spec()
             .generator

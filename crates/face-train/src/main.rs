@@ -168,10 +168,11 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
             out.display()
         );
     }
-    let outcome = face_train::train(&cfg, &opts)?;
-    if let Some(n) = &outcome.notice {
+    // Say which device before training (choose() probes once; train() reuses it).
+    if let Some(n) = face_train::device::choose(args.config.device)?.notice {
         eprintln!("notice: {n}");
     }
+    let outcome = face_train::train(&cfg, &opts)?;
     let m = &outcome.metrics;
     let dev = format!("{} ({})", m.device.backend, m.device.name);
     if outcome.already_complete {
@@ -194,7 +195,7 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
         ),
         _ => println!(
             "stopped after epoch {} of {} ({:.1} s on {dev}); `--resume --out {}` continues",
-            m.epochs.iter().map(|e| e.epoch).max().unwrap_or(0),
+            face_train::checkpointer::latest_complete(&outcome.dir.join("checkpoint")).unwrap_or(0),
             cfg.train.epochs,
             m.wall_s,
             outcome.dir.display()

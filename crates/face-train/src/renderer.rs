@@ -26,16 +26,25 @@ pub struct SplitMetrics {
     pub epoch: usize,
     /// `train` or `valid`.
     pub split: String,
-    /// Mean binary cross-entropy.
+    /// Mean binary cross-entropy (NaN, stored as `null`, when not computed).
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss: f64,
     /// Accuracy, in [0, 1].
+    #[serde(deserialize_with = "nan_if_null")]
     pub accuracy: f64,
-    /// Precision of the face class, in [0, 1].
+    /// Precision of the face class, in [0, 1] (NaN when nothing was predicted a face).
+    #[serde(deserialize_with = "nan_if_null")]
     pub precision: f64,
     /// Recall of the face class, in [0, 1].
+    #[serde(deserialize_with = "nan_if_null")]
     pub recall: f64,
     /// Seconds since training (this process) started, at the end of the split.
     pub elapsed_s: f64,
+}
+
+/// JSON has no NaN: serde_json writes it as `null`; read `null` back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Called with each split's metrics as soon as the split ends.
@@ -96,7 +105,7 @@ impl EpochRenderer {
     }
 
     /// Stops training as epoch `epoch` starts (after epoch `epoch − 1` is checkpointed):
-    /// a deterministic stand-in for a kill, for tests and `--stop-after`.
+    /// a deterministic stand-in for a kill, for tests and `--stop-before-epoch`.
     pub fn stop_before_epoch(mut self, epoch: usize, interrupter: Interrupter) -> Self {
         self.stop_before = Some((epoch, interrupter));
         self

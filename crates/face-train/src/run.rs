@@ -302,7 +302,14 @@ pub fn train(cfg: &TrainConfig, opts: &TrainOptions) -> Result<Outcome> {
 
     // From here on files change.
     if wipe {
-        fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        // Rename first: a kill during the deletion leaves no half-deleted run at `dir`.
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into());
+        let aside = dir.with_file_name(format!(".{name}.old-{}", std::process::id()));
+        fs::rename(&dir, &aside).map_err(io(&dir))?;
+        fs::remove_dir_all(&aside).map_err(io(&aside))?;
     }
     fs::create_dir_all(&dir).map_err(io(&dir))?;
     // run.json first: from then on the directory is recognisably a run (so
@@ -445,11 +452,14 @@ fn fit(
     let shared = Arc::new(Mutex::new(metrics.clone()));
     let sink = shared.clone();
     let metrics_path = dir.join(METRICS_FILE);
+    let wall_before = metrics.wall_s;
     let on_split = Box::new(move |m: &SplitMetrics| {
         let mut guard = sink
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         guard.epochs.push(m.clone());
+        // So a killed session's time is not lost.
+        guard.wall_s = wall_before + m.elapsed_s;
         // A failed progress write loses nothing the final write will not redo.
         let _ = write_json(&metrics_path, &*guard);
     });

@@ -293,12 +293,17 @@ fn a_killed_run_stays_loadable_and_resumes_to_the_same_weights() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let first = killed.join("checkpoint/scheduler-1.bpk");
+    let ckpt = killed.join("checkpoint");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !first.exists() && std::time::Instant::now() < deadline {
+    while face_train::checkpointer::latest_complete(&ckpt).is_none()
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    assert!(first.exists(), "no checkpoint within the deadline");
+    assert!(
+        face_train::checkpointer::latest_complete(&ckpt).is_some(),
+        "no complete checkpoint within the deadline"
+    );
     std::thread::sleep(std::time::Duration::from_millis(37));
     child.kill().unwrap();
     let status = child.wait().unwrap();
