@@ -28,8 +28,17 @@ fn show(vocab: &Vocab, id: u32) -> String {
     }
 }
 
-/// The explanation as text.
-pub fn explain(raw: &RawModel, vocab: &Vocab, text: &str, side: PadSide) -> Result<String> {
+/// Computes a per-position attribution of one padded row: `(method name, [n_ctx])`.
+pub type AttributionFn<'a> = &'a dyn Fn(&[u32]) -> (String, Vec<f64>);
+
+/// The explanation as text; `attribution`, when given, adds a column for the row shown.
+pub fn explain(
+    raw: &RawModel,
+    vocab: &Vocab,
+    text: &str,
+    side: PadSide,
+    attribution: Option<AttributionFn<'_>>,
+) -> Result<String> {
     let n_ctx = raw.config().n_ctx;
     let canon = canonicalize(text);
     if canon.is_empty() {
@@ -99,15 +108,26 @@ pub fn explain(raw: &RawModel, vocab: &Vocab, text: &str, side: PadSide) -> Resu
     }
     let _ = writeln!(out);
     let by_q = d.by_query();
+    let attr = attribution.map(|f| f(row));
+    if let Some((name, _)) = &attr {
+        let _ = writeln!(
+            out,
+            "(last column: {name} attribution of each position's character)"
+        );
+    }
     let max = by_q.iter().map(|v| v.abs()).fold(0.0, f64::max).max(1e-12);
     for q in 0..n_ctx {
         let bar_len = ((by_q[q].abs() / max) * 10.0).round() as usize;
         let bar: String =
             std::iter::repeat_n(if by_q[q] >= 0.0 { '+' } else { '-' }, bar_len).collect();
         let attn: String = d.pattern_row(q).iter().map(|&a| shade(a)).collect();
+        let extra = attr
+            .as_ref()
+            .and_then(|(_, a)| a.get(q))
+            .map_or(String::new(), |v| format!("  {v:>+9.4}"));
         let _ = writeln!(
             out,
-            "{q:>3} {:<3} {:>+9.4} {:<10} {}",
+            "{q:>3} {:<3} {:>+9.4} {:<10} {}{extra}",
             toks[q], by_q[q], bar, attn
         );
     }

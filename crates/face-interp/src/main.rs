@@ -47,6 +47,23 @@ impl From<Pad> for PadSide {
     }
 }
 
+/// Attribution methods for `explain --method`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum AttrMethod {
+    /// Integrated gradients from the PAD embedding (32 steps, logit target).
+    Ig,
+    /// Integrated gradients from the mean character embedding.
+    IgMean,
+    /// Gradient norm per position.
+    Saliency,
+    /// Input × gradient.
+    InputXGradient,
+    /// Logit change when the position's character is replaced by PAD.
+    Occlusion,
+    /// Logit change when the position's embedding is zeroed (the reference).
+    Exact,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
     Tsv,
@@ -96,6 +113,26 @@ enum Command {
         #[arg(allow_hyphen_values = true)]
         text: String,
         /// Side to pad on.
+        #[arg(long, value_enum, default_value_t = Pad::Left)]
+        pad: Pad,
+        /// Add a column with this attribution method's per-position score.
+        #[arg(long, value_enum)]
+        method: Option<AttrMethod>,
+    },
+    /// Activation patching for one pair: run CORRUPT with CLEAN's activation at one site
+    /// and position, for every site and position, and print the normalised effect
+    /// (patched − corrupt) / (clean − corrupt) on the logit.
+    Patch {
+        /// The run directory.
+        #[arg(long, default_value = DEFAULT_RUN)]
+        run: PathBuf,
+        /// The clean string.
+        #[arg(allow_hyphen_values = true)]
+        clean: String,
+        /// The corrupted string.
+        #[arg(allow_hyphen_values = true)]
+        corrupt: String,
+        /// Side to pad both on.
         #[arg(long, value_enum, default_value_t = Pad::Left)]
         pad: Pad,
     },
@@ -156,7 +193,17 @@ fn main_job() -> anyhow::Result<()> {
         {
             eprintln!("notice: {n}");
         }
-        let o = face_train::train(&cfg, &opts).map_err(Error::from)?;
+        let o = face_train::train(&cfg, &opts).map_err(|e| match e {
+            // face-interp has no --overwrite: point at the command that has.
+            face_train::Error::RunDir { path, message } => Error::from(face_train::Error::RunDir {
+                message: format!(
+                    "{message} (with `cargo run --release -p face-train -- --out {}`)",
+                    path.display()
+                ),
+                path,
+            }),
+            other => Error::from(other),
+        })?;
         if let Some(t) = &o.metrics.test {
             println!(
                 "trained: test accuracy {:.2}% in {:.1} s on {} ({})",
@@ -205,6 +252,50 @@ fn predict_cmd(run: &Path, input: &Path, format: Format, pad: Pad) -> anyhow::Re
     Ok(())
 }
 
+fn patch_cmd(
+    run: &face_train::LoadedRun,
+    clean: &str,
+    corrupt: &str,
+    side: PadSide,
+) -> anyhow::Result<()> {
+    let ck = &run.checkpoint;
+    let n_ctx = ck.config.n_ctx;
+    let enc = |s: &str| -> anyhow::Result<Vec<u32>> {
+        let c = face_data::canonicalize(s);
+        Ok(ck
+            .vocab
+            .encode_padded(&c, n_ctx, side)
+            .map_err(|e| Error::Input(format!("{s:?}: {e}")))?
+            .ids)
+    };
+    let (a, b) = (enc(clean)?, enc(corrupt)?);
+    let eff = face_interp::causal::patching(&ck.model, &a, &b);
+    let raw = RawModel::new(&ck.config, Weights::from_model(&ck.model));
+    println!(
+        "clean {clean:?}: logit {:+.4}   corrupt {corrupt:?}: logit {:+.4}",
+        raw.logit(&a),
+        raw.logit(&b)
+    );
+    println!("normalised effect (patched − corrupt)/(clean − corrupt) per site and position:");
+    let tok = |id: u32| match id {
+        0 => "·".to_string(),
+        _ => ck.vocab.token_str(id),
+    };
+    print!("{:<32}", "site \\ position (clean/corrupt)");
+    for p in 0..n_ctx {
+        print!(" {:>7}", format!("{}/{}", tok(a[p]), tok(b[p])));
+    }
+    println!();
+    for (s, site) in face_interp::causal::SITES.iter().enumerate() {
+        print!("{:<32}", site.as_str());
+        for per_pair in &eff[s] {
+            print!(" {:>+7.3}", per_pair.first().copied().unwrap_or(f64::NAN));
+        }
+        println!();
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -242,13 +333,61 @@ fn main() -> ExitCode {
             format,
             pad,
         }) => predict_cmd(&run, &input, format, pad),
-        Some(Command::Explain { run, text, pad }) => load(&run).and_then(|l| {
+        Some(Command::Explain {
+            run,
+            text,
+            pad,
+            method,
+        }) => load(&run).and_then(|l| {
             let ck = &l.checkpoint;
             let raw = RawModel::new(&ck.config, Weights::from_model(&ck.model));
-            let s = face_interp::explain::explain(&raw, &ck.vocab, &text, pad.into())?;
+            let model = &ck.model;
+            let attr = move |row: &[u32]| -> (String, Vec<f64>) {
+                use face_interp::attribution as a;
+                let first = |v: Vec<Vec<f64>>| v.into_iter().next().unwrap_or_default();
+                match method {
+                    Some(AttrMethod::Ig) => (
+                        "ig (PAD baseline)".into(),
+                        first(a::integrated_gradients(model, row, a::Baseline::Pad, 32).0),
+                    ),
+                    Some(AttrMethod::IgMean) => (
+                        "ig (mean baseline)".into(),
+                        first(a::integrated_gradients(model, row, a::Baseline::Mean, 32).0),
+                    ),
+                    Some(AttrMethod::Saliency) => {
+                        ("saliency".into(), first(a::gradient_methods(model, row).0))
+                    }
+                    Some(AttrMethod::InputXGradient) => (
+                        "input x gradient".into(),
+                        first(a::gradient_methods(model, row).1),
+                    ),
+                    Some(AttrMethod::Occlusion) => {
+                        ("occlusion".into(), first(a::occlusion(model, row)))
+                    }
+                    Some(AttrMethod::Exact) | None => (
+                        "exact (embedding zeroed)".into(),
+                        first(a::exact_ablation(model, row)),
+                    ),
+                }
+            };
+            let s = face_interp::explain::explain(
+                &raw,
+                &ck.vocab,
+                &text,
+                pad.into(),
+                method
+                    .is_some()
+                    .then_some(&attr as face_interp::explain::AttributionFn<'_>),
+            )?;
             print!("{s}");
             Ok(())
         }),
+        Some(Command::Patch {
+            run,
+            clean,
+            corrupt,
+            pad,
+        }) => load(&run).and_then(|l| patch_cmd(&l, &clean, &corrupt, pad.into())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

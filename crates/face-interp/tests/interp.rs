@@ -505,11 +505,67 @@ fn any_string_is_explained_or_refused_without_panic() {
                 }
             })
             .collect();
-        let e = face_interp::explain::explain(&r, &vocab, &s, PadSide::Right);
+        let e = face_interp::explain::explain(&r, &vocab, &s, PadSide::Right, None);
         let p = face_interp::predict::predict(&r, &vocab, &[s.as_str()], PadSide::Left);
         // predict scores every line (an empty one as all PAD); explain refuses only a
         // string with nothing left after canonicalisation.
         assert_eq!(e.is_ok(), !face_data::canonicalize(&s).is_empty(), "{s:?}");
         assert!(p.unwrap().logits[0].is_finite(), "{s:?}");
     }
+}
+
+#[test]
+fn patch_and_explain_method_commands_print_their_tables() {
+    let run = fixture().to_str().unwrap();
+    let o = bin()
+        .args(["patch", "--run", run, "(^_^)", "(^x^)"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for site in face_interp::causal::SITES {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(site.as_str()))
+            .unwrap_or_else(|| panic!("no row for {site:?} in {out}"));
+        assert_eq!(line.split_whitespace().count(), 1 + 12, "{line}");
+    }
+    // The embedding patch at the edited position restores the clean logit exactly.
+    let embed = out.lines().find(|l| l.starts_with("hook_embed")).unwrap();
+    let vals: Vec<f64> = embed
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!((vals[9] - 1.0).abs() < 1e-3, "{embed}");
+    assert!(
+        vals.iter()
+            .enumerate()
+            .all(|(p, v)| p == 9 || v.abs() < 1e-9),
+        "{embed}"
+    );
+    for m in ["ig", "saliency", "occlusion", "exact"] {
+        let o = bin()
+            .args(["explain", "--run", run, "--method", m, "(^_^)"])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{m}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("attribution"),
+            "{m}"
+        );
+    }
+    // Strings that do not fit n_ctx are refused with a clear error.
+    let long = "(^_^)".repeat(10);
+    assert_usage(
+        &bin()
+            .args(["patch", "--run", run, &long, "abc"])
+            .output()
+            .unwrap(),
+        "n_ctx",
+    );
 }
