@@ -397,3 +397,33 @@ pub fn patch_claims(
     });
     out
 }
+
+/// Sites ablated one position at a time.
+pub const POSITION_SITES: [HookName; 3] = [HookName::Embed, HookName::V, HookName::Z];
+
+/// Mean ablation of each of [`POSITION_SITES`] at one position at a time: ΔBCE,
+/// `[site][pos]`.
+pub fn position_ablations(
+    model: &FaceModel,
+    ids: &[u32],
+    labels: &[bool],
+    reference_ids: &[u32],
+) -> Vec<Vec<f64>> {
+    let device = face_model::device::flex();
+    let n_ctx = model.n_ctx();
+    let tokens = tokens_from_ids(ids, n_ctx, &device);
+    let reference = cache(model, tokens_from_ids(reference_ids, n_ctx, &device));
+    let (_, bce0) = score(&logits_with(model, tokens.clone(), Vec::new()), labels);
+    POSITION_SITES
+        .iter()
+        .map(|&site| {
+            let mean = reference.get(site).mean_dim(0); // [1, pos, last]
+            (0..n_ctx)
+                .map(|p| {
+                    let iv = Intervention::set(site, Positions::Only(vec![p]), mean.clone());
+                    score(&logits_with(model, tokens.clone(), vec![iv]), labels).1 - bce0
+                })
+                .collect()
+        })
+        .collect()
+}

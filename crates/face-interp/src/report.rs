@@ -114,6 +114,10 @@ pub struct CausalReport {
     pub disagreements: Vec<(String, String, f64)>,
     /// The margin.
     pub disagreement_margin: f64,
+    /// Test split, mean ablation of one position at a time: ΔBCE `[site][pos]`.
+    pub position_ablation: Vec<Vec<f64>>,
+    /// Site names of `position_ablation`'s rows.
+    pub position_sites: Vec<String>,
     /// Strings per slice used for the ablations.
     pub ablation_slice_size: usize,
     /// Minimal pairs used for patching.
@@ -449,6 +453,9 @@ fn causal_analyses(
     }
     let margin = 0.5;
     let disagreements = causal::disagreements(&ablations, margin);
+    let id0 = take(&slices_[0]);
+    let id_labels: Vec<bool> = id0.items.iter().map(|i| i.label).collect();
+    let position_ablation = causal::position_ablations(model, &reference, &id_labels, &reference);
 
     let pairs = slices::minimal_pairs(spec, k, opts.seed)?;
     let mut clean = Vec::new();
@@ -495,6 +502,11 @@ fn causal_analyses(
         ablations,
         disagreements,
         disagreement_margin: margin,
+        position_ablation,
+        position_sites: causal::POSITION_SITES
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect(),
         ablation_slice_size: k,
         n_pairs: pairs.len(),
         patching_mean,
@@ -1153,6 +1165,19 @@ fn render_causal(page: &mut Page, c: &CausalReport) {
     if !rows.is_empty() {
         body.push_str(&html::table(&["slice", "site", "ΔBCE spread"], &rows));
     }
+    let pos: Vec<String> = (0..c.position_ablation.first().map_or(0, Vec::len))
+        .map(|p| format!("p{p}"))
+        .collect();
+    body.push_str(&html::figure(
+        plot::heatmap(
+            "ΔBCE when one position is mean-ablated (test split)",
+            &c.position_sites,
+            &pos,
+            &c.position_ablation,
+            ColorScale::Diverging,
+        ),
+        "Which positions the model reads: the embedding, the value and the head input (z) at one position at a time.",
+    ));
     page.section("ablations", "Ablations", body);
 
     // Patching.

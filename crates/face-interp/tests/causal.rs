@@ -200,3 +200,26 @@ fn spearman_is_rank_correlation() {
     let r = spearman(&[1.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 2.0, 4.0]).unwrap();
     assert!((r - 0.8).abs() < 1e-12);
 }
+
+#[test]
+fn position_ablation_finds_the_bracket_positions() {
+    let (m, vocab) = planted();
+    let texts = ["(abcd)", "xabcd)", "(abcdx", "xabcdy"];
+    let labels = [true, false, false, false];
+    let i = ids(&vocab, &texts);
+    let res = causal::position_ablations(&m, &i, &labels, &i);
+    // Rows: hook_embed, hook_v, hook_z. Only positions 0 and 5 ever hold a bracket.
+    for (row, site) in res.iter().zip(causal::POSITION_SITES) {
+        for (p, d) in row.iter().enumerate() {
+            if site != HookName::Z && (1..5).contains(&p) {
+                assert!(d.abs() < 1e-9, "{site:?} pos {p}: {d}");
+            }
+        }
+        if site != HookName::Z {
+            assert!(
+                row[0].abs() > 1e-3 && row[5].abs() > 1e-3,
+                "{site:?}: {row:?}"
+            );
+        }
+    }
+}
