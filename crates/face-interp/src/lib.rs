@@ -21,6 +21,7 @@ pub mod html;
 pub mod plot;
 pub mod predict;
 pub mod report;
+pub mod rule;
 pub mod slices;
 
 pub use error::{Error, Result};

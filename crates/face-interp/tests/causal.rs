@@ -223,3 +223,42 @@ fn position_ablation_finds_the_bracket_positions() {
         }
     }
 }
+
+#[test]
+fn exhaustive_check_agrees_on_the_planted_rule_and_finds_a_planted_disagreement() {
+    use face_interp::rule::{HardAttentionRule, exhaustive};
+    let (m, vocab) = planted();
+    let raw = face_model::RawModel::new(&m_config(&vocab), face_model::Weights::from_model(&m));
+    let alphabet: Vec<u32> = ['(', ')', 'a', 'b'].iter().map(|&c| vocab.id(c)).collect();
+    let brackets = |t: &[u32]| {
+        t.iter()
+            .filter(|&&i| i == vocab.id('(') || i == vocab.id(')'))
+            .count()
+    };
+    let truth = |t: &[u32]| brackets(t) >= 2;
+    let rule = HardAttentionRule::from_raw(&raw, 1e-6);
+    let r = exhaustive(
+        &raw,
+        &rule,
+        &alphabet,
+        N_CTX,
+        PadSide::Left,
+        Some(&truth),
+        5,
+    );
+    assert_eq!(r.n, (1..=N_CTX as u32).map(|l| 4u64.pow(l)).sum::<u64>());
+    assert_eq!(r.disagreements, 0, "{:?}", r.examples);
+    assert_eq!(r.model_accuracy, Some(1.0));
+    // A rule with the wrong threshold says "face" at one bracket: exactly those strings.
+    let wrong = rule.with_bias(-0.5);
+    let r = exhaustive(&raw, &wrong, &alphabet, N_CTX, PadSide::Right, None, 1000);
+    let one_bracket: u64 = (1..=N_CTX as u64)
+        .map(|l| l * 2 * 2u64.pow(l as u32 - 1))
+        .sum();
+    assert_eq!(r.disagreements, one_bracket);
+    assert!(r.examples.iter().all(|(t, _, _)| brackets(t) == 1));
+}
+
+fn m_config(vocab: &Vocab) -> FaceModelConfig {
+    FaceModelConfig::new(vocab.d_vocab(), N_CTX).with_d_model(2)
+}
