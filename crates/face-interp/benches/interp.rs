@@ -94,4 +94,29 @@ fn main() {
         100.0 * ex.disagreements as f64 / ex.n as f64,
         100.0 * ex.model_accuracy.unwrap_or(f64::NAN)
     );
+
+    // Causal scrubbing (issue 7 groundwork) on 2,000 test strings.
+    let splits = face_train::data::build(&ck.data, &ck.vocab).expect("data");
+    let items: Vec<(String, bool, PadSide)> = splits
+        .test
+        .examples
+        .iter()
+        .take(2000)
+        .map(|e| (e.text.clone(), e.label, PadSide::Left))
+        .collect();
+    let charset = face_data::faces().charset().to_vec();
+    for h in face_interp::scrub::Hypothesis::ALL {
+        let t = Instant::now();
+        let s = face_interp::scrub::scrub(&raw, &ck.vocab, &items, h, &charset, 4, 3);
+        println!(
+            "scrub {:?}: recovered {:.1}% ± {:.1} (L_clean {:.4}, L_scrubbed {:.4}, L_random {:.4}) in {:.2} s",
+            h,
+            100.0 * s.recovered,
+            100.0 * s.se,
+            s.l_clean,
+            s.l_scrubbed,
+            s.l_random,
+            t.elapsed().as_secs_f64()
+        );
+    }
 }

@@ -22,6 +22,7 @@ pub mod plot;
 pub mod predict;
 pub mod report;
 pub mod rule;
+pub mod scrub;
 pub mod slices;
 
 pub use error::{Error, Result};

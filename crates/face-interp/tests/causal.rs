@@ -262,3 +262,29 @@ fn exhaustive_check_agrees_on_the_planted_rule_and_finds_a_planted_disagreement(
 fn m_config(vocab: &Vocab) -> FaceModelConfig {
     FaceModelConfig::new(vocab.d_vocab(), N_CTX).with_d_model(2)
 }
+
+#[test]
+fn scrubbing_recovers_the_loss_under_the_true_hypothesis_only() {
+    use face_interp::scrub::{Hypothesis, scrub};
+    use rand::{Rng, SeedableRng};
+    let (m, vocab) = planted();
+    let raw = face_model::RawModel::new(&m_config(&vocab), face_model::Weights::from_model(&m));
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let chars = ['(', ')', 'a', 'b'];
+    let items: Vec<(String, bool, PadSide)> = (0..400)
+        .map(|_| {
+            let len = r.random_range(1..=N_CTX);
+            let t: String = (0..len).map(|_| chars[r.random_range(0..4)]).collect();
+            let label = t.chars().filter(|c| "()".contains(*c)).count() >= 2;
+            (t, label, PadSide::Left)
+        })
+        .collect();
+    let get = |h| scrub(&raw, &vocab, &items, h, &chars, 4, 9);
+    let bag = get(Hypothesis::Bag);
+    let bracket = get(Hypothesis::Bracket);
+    let first = get(Hypothesis::FirstChar);
+    assert!((bag.recovered - 1.0).abs() < 1e-6, "{bag:?}");
+    assert!((bracket.recovered - 1.0).abs() < 1e-6, "{bracket:?}");
+    assert!(first.recovered < 0.7, "{first:?}");
+    assert!(first.se > 0.0 && first.se < 0.2, "{first:?}");
+}
