@@ -94,6 +94,17 @@ fn main() {
         100.0 * ex.disagreements as f64 / ex.n as f64,
         100.0 * ex.model_accuracy.unwrap_or(f64::NAN)
     );
+    println!(
+        "adversarial from the tables: the rule predicts {} model errors on that domain; {} are real errors (hit rate {:.1}%), e.g. {:?}",
+        ex.predicted_errors,
+        ex.predicted_hits,
+        100.0 * ex.predicted_hits as f64 / ex.predicted_errors.max(1) as f64,
+        ex.adversarial
+            .iter()
+            .take(5)
+            .map(|(t, z, _)| format!("{} ({z:+.1})", ck.vocab.decode(t)))
+            .collect::<Vec<_>>()
+    );
 
     // Causal scrubbing (issue 7 groundwork) on 2,000 test strings.
     let splits = face_train::data::build(&ck.data, &ck.vocab).expect("data");

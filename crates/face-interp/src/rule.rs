@@ -79,8 +79,17 @@ pub type Label<'a> = &'a (dyn Fn(&[u32]) -> bool + Sync);
 /// A disagreement: the string's ids (no padding), the model's logit, the rule's score.
 pub type Disagreement = (Vec<u32>, f32, f32);
 
-/// One thread's counts: strings, disagreements, correct (vs the label), examples.
-type Part = (u64, u64, u64, Vec<Disagreement>);
+/// One thread's counts.
+#[derive(Default)]
+struct Part {
+    n: u64,
+    disagreements: u64,
+    correct: u64,
+    predicted_errors: u64,
+    predicted_hits: u64,
+    examples: Vec<Disagreement>,
+    adversarial: Vec<Disagreement>,
+}
 
 /// The result of an exhaustive comparison.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -93,6 +102,13 @@ pub struct Exhaustive {
     pub examples: Vec<Disagreement>,
     /// Model accuracy against `contains_face` over the domain (when a label is given).
     pub model_accuracy: Option<f64>,
+    /// Adversarial inputs predicted from the tables alone: strings where the rule's
+    /// decision contradicts the label (so the rule predicts a model error).
+    pub predicted_errors: u64,
+    /// Of those, the ones where the model does err: the hit rate's numerator.
+    pub predicted_hits: u64,
+    /// Up to `keep` predicted-and-confirmed errors.
+    pub adversarial: Vec<Disagreement>,
 }
 
 /// Every string of length 1..=`max_len` over `alphabet` (token ids), padded on `side`
@@ -115,7 +131,10 @@ pub fn exhaustive(
         n: 0,
         disagreements: 0,
         examples: Vec::new(),
-        model_accuracy: label.map(|_| 0.0),
+        model_accuracy: None,
+        predicted_errors: 0,
+        predicted_hits: 0,
+        adversarial: Vec::new(),
     };
     let mut correct = 0u64;
     for len in 1..=max_len {
@@ -126,8 +145,7 @@ pub fn exhaustive(
                 .map(|t| {
                     s.spawn(move || {
                         let (lo, hi) = (t * chunk, ((t + 1) * chunk).min(count));
-                        let (mut n, mut dis, mut ok) = (0u64, 0u64, 0u64);
-                        let mut ex = Vec::new();
+                        let mut part = Part::default();
                         let mut text = vec![0u32; len];
                         let mut row = vec![PAD_ID; n_ctx];
                         for i in lo..hi {
@@ -145,32 +163,50 @@ pub fn exhaustive(
                             }
                             let z = raw.logit(&row);
                             let r = rule.score(&row);
-                            n += 1;
-                            if (z >= 0.0) != (r > 0.0) {
-                                dis += 1;
-                                if ex.len() < keep {
-                                    ex.push((text.clone(), z, r));
+                            let (model, ruled) = (z >= 0.0, r > 0.0);
+                            part.n += 1;
+                            if model != ruled {
+                                part.disagreements += 1;
+                                if part.examples.len() < keep {
+                                    part.examples.push((text.clone(), z, r));
                                 }
                             }
                             if let Some(l) = label {
-                                ok += u64::from((z >= 0.0) == l(&text));
+                                let truth = l(&text);
+                                part.correct += u64::from(model == truth);
+                                if ruled != truth {
+                                    part.predicted_errors += 1;
+                                    if model != truth {
+                                        part.predicted_hits += 1;
+                                        if part.adversarial.len() < keep {
+                                            part.adversarial.push((text.clone(), z, r));
+                                        }
+                                    }
+                                }
                             }
                         }
-                        (n, dis, ok, ex)
+                        part
                     })
                 })
                 .collect();
             hs.into_iter()
-                .map(|h| h.join().unwrap_or((0, 0, 0, Vec::new())))
+                .map(|h| h.join().unwrap_or_default())
                 .collect()
         });
-        for (n, dis, ok, ex) in parts {
-            total.n += n;
-            total.disagreements += dis;
-            correct += ok;
-            for e in ex {
+        for p in parts {
+            total.n += p.n;
+            total.disagreements += p.disagreements;
+            total.predicted_errors += p.predicted_errors;
+            total.predicted_hits += p.predicted_hits;
+            correct += p.correct;
+            for e in p.examples {
                 if total.examples.len() < keep {
                     total.examples.push(e);
+                }
+            }
+            for e in p.adversarial {
+                if total.adversarial.len() < keep {
+                    total.adversarial.push(e);
                 }
             }
         }

@@ -249,14 +249,27 @@ fn exhaustive_check_agrees_on_the_planted_rule_and_finds_a_planted_disagreement(
     assert_eq!(r.n, (1..=N_CTX as u32).map(|l| 4u64.pow(l)).sum::<u64>());
     assert_eq!(r.disagreements, 0, "{:?}", r.examples);
     assert_eq!(r.model_accuracy, Some(1.0));
+    assert_eq!(r.predicted_errors, 0);
     // A rule with the wrong threshold says "face" at one bracket: exactly those strings.
     let wrong = rule.with_bias(-0.5);
-    let r = exhaustive(&raw, &wrong, &alphabet, N_CTX, PadSide::Right, None, 1000);
+    let r = exhaustive(
+        &raw,
+        &wrong,
+        &alphabet,
+        N_CTX,
+        PadSide::Right,
+        Some(&truth),
+        1000,
+    );
     let one_bracket: u64 = (1..=N_CTX as u64)
         .map(|l| l * 2 * 2u64.pow(l as u32 - 1))
         .sum();
     assert_eq!(r.disagreements, one_bracket);
     assert!(r.examples.iter().all(|(t, _, _)| brackets(t) == 1));
+    // That rule predicts model errors at one bracket; the model makes none: hit rate 0.
+    assert_eq!(r.predicted_errors, one_bracket);
+    assert_eq!(r.predicted_hits, 0);
+    assert!(r.adversarial.is_empty());
 }
 
 fn m_config(vocab: &Vocab) -> FaceModelConfig {
