@@ -64,8 +64,7 @@ pub fn logits(raw: &RawModel, ids: &[u32]) -> Vec<f32> {
 
 /// Stable BCE with logits of one example.
 pub fn bce(z: f64, y: bool) -> f64 {
-    let y = if y { 1.0 } else { 0.0 };
-    z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
+    face_train::run::bce_with_logits(z, y)
 }
 
 /// Evaluates a slice; also returns its logits.
@@ -192,10 +191,11 @@ pub struct Tables {
     pub towards_not_face: Vec<CharScore>,
 }
 
-fn token_label(vocab: &Vocab, id: u32) -> String {
+/// A token for display: `pad` and `unk` for the two special ids, `␣` for the space.
+pub(crate) fn token_display(vocab: &Vocab, id: u32, pad: &str, unk: &str) -> String {
     match id {
-        0 => "PAD".into(),
-        1 => "UNK".into(),
+        0 => pad.into(),
+        1 => unk.into(),
         _ => {
             let s = vocab.token_str(id);
             if s == " " { "␣".into() } else { s }
@@ -207,7 +207,9 @@ fn token_label(vocab: &Vocab, id: u32) -> String {
 pub fn tables(raw: &RawModel, vocab: &Vocab, top: usize) -> Tables {
     let cfg = raw.config();
     let (dv, n) = (cfg.d_vocab, cfg.n_ctx);
-    let tokens: Vec<String> = (0..dv as u32).map(|i| token_label(vocab, i)).collect();
+    let tokens: Vec<String> = (0..dv as u32)
+        .map(|i| token_display(vocab, i, "PAD", "UNK"))
+        .collect();
     let qk = raw
         .qk_table()
         .chunks(dv)
@@ -425,7 +427,7 @@ pub fn embedding_pca(raw: &RawModel, vocab: &Vocab) -> (Vec<Point2>, [f64; 2]) {
     }
     let points = (0..dv)
         .map(|t| Point2 {
-            token: token_label(vocab, t as u32),
+            token: token_display(vocab, t as u32, "PAD", "UNK"),
             x: x[t].iter().zip(&comps[0]).map(|(a, b)| a * b).sum(),
             y: x[t].iter().zip(&comps[1]).map(|(a, b)| a * b).sum(),
         })

@@ -18,14 +18,7 @@ fn shade(a: f64) -> char {
 }
 
 fn show(vocab: &Vocab, id: u32) -> String {
-    match id {
-        0 => "·".into(),
-        1 => "�".into(),
-        _ => {
-            let s = vocab.token_str(id);
-            if s == " " { "␣".into() } else { s }
-        }
-    }
+    crate::analysis::token_display(vocab, id, "·", "�")
 }
 
 /// Computes a per-position attribution of one padded row: `(method name, [n_ctx])`.

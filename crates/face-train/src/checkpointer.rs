@@ -57,30 +57,13 @@ pub fn latest_complete(dir: &Path) -> Option<usize> {
         .max()
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
 impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
         let bytes = record
             .checkpoint_into_bytes()
             .map_err(CheckpointerError::Record)?;
-        write_synced(&self.path(epoch), &bytes).map_err(CheckpointerError::IOError)
+        face_data::io::write_atomic(&self.path(epoch), |w| w.write_all(&bytes))
+            .map_err(|e| CheckpointerError::IOError(std::io::Error::other(e)))
     }
 
     fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {

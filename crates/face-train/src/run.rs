@@ -504,6 +504,13 @@ fn fit(
     Ok(Some(result.model))
 }
 
+/// Binary cross-entropy of one logit `z` against label `y`, in the stable form
+/// `max(z, 0) − z·y + ln(1 + e^−|z|)`.
+pub fn bce_with_logits(z: f64, y: bool) -> f64 {
+    let y = if y { 1.0 } else { 0.0 };
+    z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
+}
+
 /// Accuracy, BCE, precision and recall of `model` on `split`, in batches.
 pub fn evaluate(model: &FaceModel, split: &EncodedSplit, batch_size: usize) -> TestMetrics {
     let device = face_model::device::flex();
@@ -524,9 +531,7 @@ pub fn evaluate(model: &FaceModel, split: &EncodedSplit, batch_size: usize) -> T
             tp += usize::from(pred && y);
             fp += usize::from(pred && !y);
             fneg += usize::from(!pred && y);
-            // Stable BCE with logits: max(z,0) − z·y + ln(1 + e^−|z|).
-            let (z, y) = (f64::from(zi), f64::from(u8::from(y)));
-            loss += z.max(0.0) - z * y + (-z.abs()).exp().ln_1p();
+            loss += bce_with_logits(f64::from(zi), y);
         }
     }
     let n = split.len().max(1) as f64;
