@@ -6,6 +6,8 @@
 //! - [`decompose`]: the exact per-(query, key) decomposition of the logit;
 //! - [`analysis`]: per-slice evaluation, decomposition check, QK/OV tables, the
 //!   bag-of-characters index, attention statistics, embedding PCA;
+//! - [`rule`], [`scrub`], [`seeds`]: the extracted algorithm, causal scrubbing, the
+//!   exhaustive check, and seed sweeps;
 //! - [`report`]: the self-contained HTML/JSON/Markdown report;
 //! - [`predict`], [`explain`]: the command-line tools;
 //! - [`plot`], [`html`]: inline SVG charts and HTML/Markdown building, no dependencies.
@@ -23,6 +25,7 @@ pub mod predict;
 pub mod report;
 pub mod rule;
 pub mod scrub;
+pub mod seeds;
 pub mod slices;
 
 pub use error::{Error, Result};

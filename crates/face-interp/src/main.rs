@@ -18,6 +18,9 @@ use face_train::renderer::Display;
 use face_train::{DeviceChoice, TrainConfig, TrainOptions};
 
 const DEFAULT_RUN: &str = "artifacts/runs/default";
+const SEEDS_ROOT: &str = "artifacts/seeds";
+/// Seeds in the main job's sweep.
+const MAIN_SEEDS: usize = 5;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,7 +28,8 @@ const DEFAULT_RUN: &str = "artifacts/runs/default";
     version,
     about = "Take the face classifier apart. With no command: the main job — train \
              artifacts/runs/default with configs/default.toml if it holds no trained model, \
-             then write its report and print the report's path."
+             run a 5-seed sweep of that config if there is none (artifacts/seeds/default), \
+             then write the report and print its path."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -83,6 +87,31 @@ enum Command {
         /// Seed of the evaluation slices.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Train CONFIG under N seeds (config seed, +1, …) on the CPU, in parallel where the
+    /// cores allow, repeat the report's analyses on each, and write OUT/seeds.json and
+    /// OUT/seeds.md: which conclusions hold on every seed, the spread of each key
+    /// figure, and the pairwise agreement of the extracted rules. Reports of runs with
+    /// this config then mark each conclusion stable or not.
+    Seeds {
+        /// The config file.
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// Number of seeds.
+        #[arg(long, default_value_t = MAIN_SEEDS)]
+        n: usize,
+        /// Output directory (default: artifacts/seeds/<config file stem>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Runs trained at once (default: the number of cores, at most N).
+        #[arg(long)]
+        parallel: Option<usize>,
+        /// Replace seed runs in OUT that hold another config.
+        #[arg(long)]
+        overwrite: bool,
+        /// Override a config field, e.g. `--set train.epochs=5` (repeatable).
+        #[arg(long = "set", value_name = "SECTION.FIELD=VALUE")]
+        set: Vec<String>,
     },
     /// Predict every line of FILE (or stdin, `-`): `probability<TAB>0|1<TAB>text`, in
     /// input order, with the raw f32 evaluator. Lines are canonicalised first; lines
@@ -163,6 +192,56 @@ fn report_cmd(run: &Path, opts: &AnalyseOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn seeds_cmd(
+    cfg: &TrainConfig,
+    out: &Path,
+    n: usize,
+    parallel: Option<usize>,
+    overwrite: bool,
+) -> anyhow::Result<face_interp::seeds::SweepSummary> {
+    let t = Instant::now();
+    if n == 0 {
+        return Err(Error::Input("--n must be at least 1".into()).into());
+    }
+    cfg.validate()
+        .map_err(|m| Error::Input(format!("config: {m}")))?;
+    let mut o = face_interp::seeds::SweepOptions::new(n, out);
+    if let Some(p) = parallel {
+        if p == 0 {
+            return Err(Error::Input("--parallel must be at least 1".into()).into());
+        }
+        o.parallel = p;
+    }
+    o.overwrite = overwrite;
+    eprintln!(
+        "seed sweep: {n} seeds from seed {} into {} ({} at once, CPU)",
+        cfg.seed,
+        out.display(),
+        o.parallel
+    );
+    let s = face_interp::seeds::sweep(cfg, &o)?;
+    let stable = s.conclusions.iter().filter(|c| c.stable).count();
+    eprintln!(
+        "seed sweep done in {:.1} s: {stable} of {} conclusions stable; rules agree pairwise on at least {:.2}% of {} strings",
+        t.elapsed().as_secs_f64(),
+        s.conclusions.len(),
+        100.0 * s.min_rule_agreement,
+        s.common_n
+    );
+    Ok(s)
+}
+
+fn load_config(path: &Path, set: &[String]) -> anyhow::Result<TrainConfig> {
+    if path == Path::new(DEFAULT_PATH) && !path.is_file() {
+        return Ok(TrainConfig::from_toml(
+            DEFAULT_TOML,
+            "built-in default.toml",
+            set,
+        )?);
+    }
+    Ok(TrainConfig::load(path, set)?)
+}
+
 fn main_job() -> anyhow::Result<()> {
     let run = PathBuf::from(DEFAULT_RUN);
     let ready = face_train::load_run(&run, &face_model::device::flex())
@@ -213,6 +292,19 @@ fn main_job() -> anyhow::Result<()> {
                 o.metrics.device.name
             );
         }
+    }
+    let cfg = face_train::load_run(&run, &face_model::device::flex())
+        .map_err(Error::from)?
+        .config;
+    if face_interp::seeds::find(Path::new(SEEDS_ROOT), &cfg).is_none() {
+        println!("no seed sweep of this config in {SEEDS_ROOT}: running {MAIN_SEEDS} seeds");
+        seeds_cmd(
+            &cfg,
+            &Path::new(SEEDS_ROOT).join("default"),
+            MAIN_SEEDS,
+            None,
+            false,
+        )?;
     }
     report_cmd(&run, &AnalyseOptions::default())
 }
@@ -333,6 +425,23 @@ fn main() -> ExitCode {
             format,
             pad,
         }) => predict_cmd(&run, &input, format, pad),
+        Some(Command::Seeds {
+            config,
+            n,
+            out,
+            parallel,
+            overwrite,
+            set,
+        }) => load_config(&config, &set).and_then(|cfg| {
+            let stem = config
+                .file_stem()
+                .map_or_else(|| "sweep".into(), |s| s.to_string_lossy().into_owned());
+            let out = out.unwrap_or_else(|| Path::new(SEEDS_ROOT).join(stem));
+            let s = seeds_cmd(&cfg, &out, n, parallel, overwrite)?;
+            print!("{}", face_interp::seeds::markdown(&s));
+            println!("{}", out.join("seeds.json").display());
+            Ok(())
+        }),
         Some(Command::Explain {
             run,
             text,

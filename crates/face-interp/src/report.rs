@@ -81,10 +81,34 @@ pub struct PaddingResult {
 /// A conclusion and where its evidence is.
 #[derive(Debug, Clone, Serialize)]
 pub struct Conclusion {
+    /// Stable identifier (compared across a seed sweep).
+    pub key: String,
     /// The sentence, with its numbers.
     pub text: String,
     /// Section id holding the evidence.
     pub section: String,
+    /// The qualitative claim, without numbers: what must hold on another seed for the
+    /// conclusion to be called stable.
+    pub verdict: String,
+    /// The conclusion's key figures, by name.
+    pub figures: Vec<(String, f64)>,
+    /// Across a seed sweep of this config, when one exists.
+    pub stability: Option<crate::seeds::Stability>,
+}
+
+/// A conclusion's key, verdict and figures.
+struct Tag {
+    key: &'static str,
+    verdict: String,
+    figures: Vec<(String, f64)>,
+}
+
+fn tag(key: &'static str, verdict: impl Into<String>, figures: &[(&str, f64)]) -> Tag {
+    Tag {
+        key,
+        verdict: verdict.into(),
+        figures: figures.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+    }
 }
 
 /// Seconds per stage.
@@ -100,6 +124,8 @@ pub struct Timings {
     pub mechanism_s: f64,
     /// Ablations, patching and attribution.
     pub causal_s: f64,
+    /// Rule, scrubbing, exhaustive check.
+    pub algorithm_s: f64,
     /// Everything.
     pub total_s: f64,
 }
@@ -138,6 +164,63 @@ pub struct CausalReport {
     pub seconds: f64,
 }
 
+/// A rule trace of one worked example.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleTrace {
+    /// Slice it comes from.
+    pub slice: String,
+    /// The string.
+    pub text: String,
+    /// `contains_face`.
+    pub label: bool,
+    /// Model logit.
+    pub logit: f32,
+    /// Rule score.
+    pub score: f32,
+    /// The rule, position by position.
+    pub steps: Vec<crate::rule::Step>,
+}
+
+/// Scrubbing results on one slice.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScrubSlice {
+    /// Slice name.
+    pub slice: String,
+    /// One per hypothesis, in [`crate::scrub::Hypothesis::ALL`] order.
+    pub results: Vec<crate::scrub::ScrubResult>,
+}
+
+/// The extracted algorithm and its verification.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlgorithmReport {
+    /// The rule in plain terms.
+    pub rule: crate::rule::RuleSummary,
+    /// Rule vs model (and truth) per slice.
+    pub agreement: Vec<crate::rule::RuleAgreement>,
+    /// The slice where the rule agrees least with the model.
+    pub worst_agreement: String,
+    /// The rule applied to worked examples.
+    pub traces: Vec<RuleTrace>,
+    /// Causal scrubbing per slice.
+    pub scrubbing: Vec<ScrubSlice>,
+    /// Strings per slice scrubbed, and scrubbed samples per string.
+    pub scrub_size: usize,
+    /// Samples per string.
+    pub scrub_samples: usize,
+    /// What each hypothesis claims, in [`crate::scrub::Hypothesis::ALL`] order.
+    pub hypotheses: Vec<(String, String)>,
+    /// The exhaustive comparison (examples: a few per class).
+    pub exhaustive: crate::rule::Exhaustive,
+    /// Its alphabet.
+    pub exhaustive_alphabet: String,
+    /// Every disagreement of the exhaustive check, written to
+    /// `report/exhaustive_disagreements.tsv` rather than the JSON.
+    #[serde(skip)]
+    pub exhaustive_all: Vec<crate::rule::Disagreement>,
+    /// Seconds.
+    pub seconds: f64,
+}
+
 /// Everything in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -170,6 +253,10 @@ pub struct Report {
     pub examples: Vec<ExampleFigure>,
     /// Ablations, patching and attribution.
     pub causal: CausalReport,
+    /// The extracted rule, scrubbing, exhaustive check, adversarial inputs.
+    pub algorithm: AlgorithmReport,
+    /// The seed sweep of this config, when one exists.
+    pub seeds: Option<crate::seeds::SweepSummary>,
     /// Embedding PCA.
     pub embedding: Vec<Point2>,
     /// Variance explained by the two components.
@@ -189,8 +276,13 @@ pub struct AnalyseOptions {
     pub slice_size: usize,
     /// Seed of the slices.
     pub seed: u64,
-    /// Strings per slice for ablations, and minimal pairs for patching.
+    /// Strings per slice for ablations, and minimal pairs for patching; also the
+    /// strings per slice scrubbed.
     pub causal_size: usize,
+    /// Longest string of the exhaustive check (0 skips it).
+    pub exhaustive_len: usize,
+    /// Where to look for seed sweeps (`None`: `<run dir>/../../seeds`).
+    pub seeds_dir: Option<PathBuf>,
 }
 
 impl Default for AnalyseOptions {
@@ -199,6 +291,8 @@ impl Default for AnalyseOptions {
             slice_size: 4000,
             seed: 1,
             causal_size: 1000,
+            exhaustive_len: 6,
+            seeds_dir: None,
         }
     }
 }
@@ -388,6 +482,10 @@ pub fn analyse(run: &LoadedRun, dir: &Path, opts: &AnalyseOptions) -> Result<Rep
     let causal = causal_analyses(run, &all, &spec, vocab, opts)?;
     timings.causal_s = t.elapsed().as_secs_f64();
 
+    let t = Instant::now();
+    let algorithm = algorithm_analyses(&raw, vocab, &all, &slice_logits, opts)?;
+    timings.algorithm_s = t.elapsed().as_secs_f64();
+
     let m = run.metrics.as_ref();
     let run_summary = RunSummary {
         dir: dir.display().to_string(),
@@ -414,6 +512,8 @@ pub fn analyse(run: &LoadedRun, dir: &Path, opts: &AnalyseOptions) -> Result<Rep
         attention,
         examples,
         causal,
+        algorithm,
+        seeds: None,
         embedding,
         embedding_explained,
         slice_size: opts.slice_size,
@@ -421,8 +521,176 @@ pub fn analyse(run: &LoadedRun, dir: &Path, opts: &AnalyseOptions) -> Result<Rep
         timings,
     };
     report.conclusions = conclusions(&report);
+    let seeds_dir = opts
+        .seeds_dir
+        .clone()
+        .unwrap_or_else(|| dir.join("..").join("..").join("seeds"));
+    if let Some(sweep) = crate::seeds::find(&seeds_dir, &run.config) {
+        crate::seeds::mark(&mut report.conclusions, &sweep);
+        report.seeds = Some(sweep);
+    }
     report.timings.total_s = t0.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The alphabet of the exhaustive check: brackets, face parts and filler.
+pub const EXHAUSTIVE_ALPHABET: &str = "()^_o-;T°□╯ツx";
+
+/// The extracted rule, its agreement per slice, traces, scrubbing per slice, and the
+/// exhaustive check with its adversarial inputs. `slice_logits[i]` are the model's
+/// logits on `slices_[i]`.
+fn algorithm_analyses(
+    raw: &RawModel,
+    vocab: &Vocab,
+    slices_: &[Slice],
+    slice_logits: &[Vec<f32>],
+    opts: &AnalyseOptions,
+) -> Result<AlgorithmReport> {
+    use crate::rule::{self, HardAttentionRule};
+    use crate::scrub::{self, Hypothesis};
+    let t = Instant::now();
+    let n_ctx = raw.config().n_ctx;
+    let rule_ = HardAttentionRule::from_raw(raw, rule::DEFAULT_TIE);
+    let summary = rule::summarize(&rule_, vocab, 8);
+    let mut agreement = Vec::new();
+    for (s, z) in slices_.iter().zip(slice_logits) {
+        let (ids, _) = s.encode(vocab, n_ctx)?;
+        let labels: Vec<bool> = s.items.iter().map(|i| i.label).collect();
+        let bracket: Vec<bool> = s
+            .items
+            .iter()
+            .map(|i| slices::bracket_rule(&i.text))
+            .collect();
+        agreement.push(rule::agreement(&rule_, s.name, &ids, z, &labels, &bracket));
+    }
+    let worst_agreement = agreement
+        .iter()
+        .min_by(|a, b| a.agreement.total_cmp(&b.agreement))
+        .map(|a| a.slice.clone())
+        .unwrap_or_default();
+
+    // Traces: a face, its anagram, and the first string of each slice where the rule and
+    // the model part (if any), so the report shows the rule where it is weakest too.
+    let mut traces = Vec::new();
+    let mut trace = |name: &str, text: &str, label: bool, side: PadSide| -> Result<()> {
+        let e = vocab.encode_padded(text, n_ctx, side)?;
+        traces.push(RuleTrace {
+            slice: name.to_string(),
+            text: text.to_string(),
+            label,
+            logit: raw.logit(&e.ids),
+            score: rule_.score(&e.ids),
+            steps: rule_.trace(vocab, &e.ids),
+        });
+        Ok(())
+    };
+    for (name, want) in [
+        ("in_distribution", Some(true)),
+        ("bag_matched_negatives", None),
+        ("held_out_faces", Some(true)),
+    ] {
+        if let Some(it) = slices_
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.items.iter().find(|i| want.is_none_or(|w| i.label == w)))
+        {
+            trace(name, &it.text, it.label, it.side)?;
+        }
+    }
+    let worst = slices_
+        .iter()
+        .zip(slice_logits)
+        .find(|(s, _)| s.name == worst_agreement);
+    if let Some((s, z)) = worst {
+        for (it, &zi) in s.items.iter().zip(z) {
+            let e = vocab.encode_padded(&it.text, n_ctx, it.side)?;
+            if (zi >= 0.0) != (rule_.score(&e.ids) > 0.0) {
+                trace(s.name, &it.text, it.label, it.side)?;
+                break;
+            }
+        }
+    }
+
+    // Causal scrubbing per slice.
+    let alphabet = face_data::faces().charset().to_vec();
+    let samples = 4;
+    // L_random: the model on random in-distribution test strings (both labels), for
+    // every slice.
+    let reference_items: Vec<(String, bool, PadSide)> = slices_
+        .first()
+        .map(|s| {
+            s.items
+                .iter()
+                .take(opts.causal_size)
+                .map(|i| (i.text.clone(), i.label, i.side))
+                .collect()
+        })
+        .unwrap_or_default();
+    let reference = scrub::reference_logits(raw, vocab, &reference_items);
+    let mut scrubbing = Vec::new();
+    for (i, s) in slices_.iter().enumerate() {
+        let items: Vec<(String, bool, PadSide)> = s
+            .items
+            .iter()
+            .take(opts.causal_size)
+            .map(|i| (i.text.clone(), i.label, i.side))
+            .collect();
+        scrubbing.push(ScrubSlice {
+            slice: s.name.to_string(),
+            results: scrub::scrub_all(
+                raw,
+                vocab,
+                &rule_,
+                &items,
+                &alphabet,
+                samples,
+                opts.seed.wrapping_add(i as u64),
+                &reference,
+            ),
+        });
+    }
+
+    // Exhaustive check, both paddings, with the truth for the adversarial hit rate.
+    let ids: Vec<u32> = EXHAUSTIVE_ALPHABET.chars().map(|c| vocab.id(c)).collect();
+    let truth = |t: &[u32]| face_data::contains_face(&vocab.decode(t));
+    let mut exhaustive = rule::exhaustive(
+        raw,
+        &rule_,
+        &ids,
+        opts.exhaustive_len,
+        &[PadSide::Left, PadSide::Right],
+        Some(&truth),
+        6,
+        true,
+    );
+    let exhaustive_all = std::mem::take(&mut exhaustive.examples);
+    let mut per_class = std::collections::HashMap::new();
+    exhaustive.examples = exhaustive_all
+        .iter()
+        .filter(|d| {
+            let c = per_class.entry(d.class).or_insert(0usize);
+            *c += 1;
+            *c <= 6
+        })
+        .cloned()
+        .collect();
+    Ok(AlgorithmReport {
+        rule: summary,
+        agreement,
+        worst_agreement,
+        traces,
+        scrubbing,
+        scrub_size: opts.causal_size,
+        scrub_samples: samples,
+        hypotheses: Hypothesis::ALL
+            .iter()
+            .map(|h| (h.label().to_string(), h.claim().to_string()))
+            .collect(),
+        exhaustive,
+        exhaustive_alphabet: EXHAUSTIVE_ALPHABET.to_string(),
+        exhaustive_all,
+        seconds: t.elapsed().as_secs_f64(),
+    })
 }
 
 /// Ablations per slice, patching on minimal pairs, the attribution benchmark.
@@ -530,6 +798,21 @@ fn pct(x: f64) -> String {
     }
 }
 
+/// A string of token ids as the tables display it (`␣` for a space).
+fn text_of(r: &Report, ids: &[u32]) -> String {
+    ids.iter()
+        .map(|&t| r.tables.tokens.get(t as usize).map_or("?", String::as_str))
+        .collect()
+}
+
+/// A unit enum's serde name (`tie_split`).
+fn serde_plain<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 fn slice<'a>(r: &'a Report, name: &str) -> Option<&'a SliceResult> {
     r.slices.iter().find(|s| s.name == name)
 }
@@ -537,10 +820,14 @@ fn slice<'a>(r: &'a Report, name: &str) -> Option<&'a SliceResult> {
 /// The conclusions, each built from this report's numbers.
 pub fn conclusions(r: &Report) -> Vec<Conclusion> {
     let mut out = Vec::new();
-    let mut say = |text: String, section: &str| {
+    let mut say = |t: Tag, text: String, section: &str| {
         out.push(Conclusion {
+            key: t.key.into(),
             text,
             section: section.into(),
+            verdict: t.verdict,
+            figures: t.figures,
+            stability: None,
         })
     };
     if let Some(id) = slice(r, "in_distribution") {
@@ -562,7 +849,27 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
             );
         }
         s.push('.');
-        say(s, "slices");
+        let held = slice(r, "held_out_faces");
+        let gap = held.map_or(f64::NAN, |h| id.accuracy - h.accuracy);
+        say(
+            tag(
+                "held_out_gap",
+                if gap > 0.05 {
+                    "the model drops more than 5 points on faces it never saw"
+                } else {
+                    "the model stays within 5 points on faces it never saw"
+                },
+                &[
+                    ("in_distribution accuracy", id.accuracy),
+                    (
+                        "held_out_faces accuracy",
+                        held.map_or(f64::NAN, |h| h.accuracy),
+                    ),
+                ],
+            ),
+            s,
+            "slices",
+        );
     }
     if let Some(w) = slice(r, &r.worst_slice) {
         let beats = r
@@ -572,6 +879,14 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
             .map(|s| s.name.as_str())
             .collect::<Vec<_>>();
         say(
+            tag(
+                "worst_slice",
+                format!("the worst slice is {}", w.name),
+                &[
+                    ("worst slice accuracy", w.accuracy),
+                    ("slices where the bracket rule wins", beats.len() as f64),
+                ],
+            ),
             format!(
                 "The worst slice is {} at {} (the bracket rule scores {} there); the bracket rule beats the model on {} of {} slices{}.",
                 w.name,
@@ -597,6 +912,15 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
             "it uses character order, not only the bag of characters"
         };
         say(
+            tag(
+                "bag",
+                verdict,
+                &[
+                    ("bag_matched_negatives accuracy", b.accuracy),
+                    ("permutation sensitivity", r.permutation_sensitivity),
+                    ("readout dispersion", r.readout_dispersion),
+                ],
+            ),
             format!(
                 "On bag-matched negatives (a positive's characters rearranged so no face remains) the model is {} accurate, and permuting a test string's characters moves its logit by {:.2} logit standard deviations on average; the readout rows W_U[q] differ from their mean by {:.2} of its norm: {verdict}.",
                 pct(b.accuracy),
@@ -608,6 +932,15 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
     }
     if let Some(s) = slice(r, "shuffled_faces") {
         say(
+            tag(
+                "shuffled",
+                if s.false_positive_rate > 0.5 {
+                    "most shuffled faces are called faces"
+                } else {
+                    "most shuffled faces are rejected"
+                },
+                &[("shuffled_faces false-positive rate", s.false_positive_rate)],
+            ),
             format!(
                 "Shuffled faces (a face's own characters permuted) that contain no face are called faces {} of the time, bag-matched negatives {}: compare the bag-of-characters index above.",
                 pct(s.false_positive_rate),
@@ -619,6 +952,18 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
     }
     let d = &r.decomposition;
     say(
+        tag(
+            "decomposition",
+            if d.max_rel_error < 1e-5 {
+                "the decomposition is exact within 1e-5 relative"
+            } else {
+                "the decomposition misses by more than 1e-5 relative"
+            },
+            &[
+                ("max abs error", d.max_abs_error),
+                ("max rel error", d.max_rel_error),
+            ],
+        ),
         format!(
             "The logit is exactly a sum of {}×{} (query, key) terms plus a bias: on all {} test inputs the terms (in f64) sum to the f32 Burn forward's logit within {:.1e} absolute, {:.1e} relative to max(1, |logit|) (largest |logit| {:.1}).",
             r.tables.ov.len(),
@@ -632,6 +977,27 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
     );
     let a = &r.attention;
     say(
+        tag(
+            "attention",
+            format!(
+                "attention is {} than uniform and {} a face from its anagram",
+                if a.mean_entropy < a.uniform_entropy {
+                    "sharper"
+                } else {
+                    "no sharper"
+                },
+                if (a.face_to_face_positive - a.face_to_face_bag_negative).abs() < 0.05 {
+                    "does not tell"
+                } else {
+                    "tells"
+                }
+            ),
+            &[
+                ("mean attention entropy", a.mean_entropy),
+                ("face→face mass, positives", a.face_to_face_positive),
+                ("face→face mass, bag negatives", a.face_to_face_bag_negative),
+            ],
+        ),
         format!(
             "Attention is {} than uniform (mean row entropy {:.2} nats vs {:.2}); face characters put {} of their attention on face characters in positives ({} if uniform) and {} in bag-matched negatives ({} if uniform){}.",
             if a.mean_entropy < a.uniform_entropy {
@@ -661,6 +1027,20 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
             .join(", ")
     };
     say(
+        tag(
+            "ov_top",
+            format!(
+                "attending to `{}` pushes hardest towards face",
+                r.tables
+                    .towards_face
+                    .first()
+                    .map_or("", |c| c.token.as_str())
+            ),
+            &[(
+                "largest mean OV value",
+                r.tables.towards_face.first().map_or(f64::NAN, |c| c.value),
+            )],
+        ),
         format!(
             "Attending to {} pushes hardest towards \"face\"; attending to {} pushes hardest towards \"not face\" (mean over query positions of the OV table).",
             top(&r.tables.towards_face),
@@ -672,6 +1052,18 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
         && let (Some(first), Some(last)) = (nz.groups.first(), nz.groups.last())
     {
         say(
+            tag(
+                "noise",
+                if first.accuracy - last.accuracy > 0.2 {
+                    "accuracy falls by more than 20 points as filler grows"
+                } else {
+                    "accuracy holds within 20 points as filler grows"
+                },
+                &[
+                    ("accuracy, least filler", first.accuracy),
+                    ("accuracy, most filler", last.accuracy),
+                ],
+            ),
             format!(
                 "With {} filler characters around a face accuracy is {}; with {} it is {}.",
                 first.group,
@@ -694,6 +1086,18 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
             .map(|g| g.accuracy)
             .fold(f64::NEG_INFINITY, f64::max);
         say(
+            tag(
+                "offset",
+                if best - worst.accuracy > 0.2 {
+                    "accuracy depends on the offset by more than 20 points"
+                } else {
+                    "accuracy depends on the offset by 20 points or less"
+                },
+                &[
+                    ("worst offset accuracy", worst.accuracy),
+                    ("best offset accuracy", best),
+                ],
+            ),
             format!(
                 "Across offsets accuracy ranges from {} (offset {}) to {}.",
                 pct(worst.accuracy),
@@ -725,6 +1129,14 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
             .collect::<Vec<_>>()
             .join(", ");
         say(
+            tag(
+                "ablation",
+                format!("mean-ablating {} harms most", id_mean[0].site),
+                &[
+                    ("largest ΔBCE", id_mean[0].d_bce),
+                    ("ablation disagreements", c.disagreements.len() as f64),
+                ],
+            ),
             format!(
                 "Mean-ablating each site on the test split, from most to least harmful: {list}; zero, mean and resample ablation disagree by more than {} BCE at {} (slice, site) cells.",
                 c.disagreement_margin,
@@ -735,6 +1147,14 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
     }
     if let Some(best) = c.claims.first() {
         say(
+            tag(
+                "patching",
+                format!("the best patching claim is {}", best.site),
+                &[
+                    ("best claim: share of pairs", best.share),
+                    ("best claim: median effect", best.median_effect),
+                ],
+            ),
             format!(
                 "Activation patching on {} minimal pairs (a face and a one-edit near miss): patching {} at the {} positions (mean {:.1} positions) restores ≥ {:.0}% of the logit difference on {} of pairs (median effect {:.2}); this is the best of {} site × position hypotheses searched.",
                 c.n_pairs,
@@ -766,6 +1186,14 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
             .filter_map(|m| m.completeness_error)
             .fold(0.0, f64::max);
         say(
+            tag(
+                "attribution",
+                format!("{} agrees best with exact ablation", best.method.as_str()),
+                &[
+                    ("best Spearman ρ", best.spearman),
+                    ("worst Spearman ρ", worst.spearman),
+                ],
+            ),
             format!(
                 "Against the exact single-position ablation effect, {} agrees best (Spearman ρ {:.2}, top-k inside the face for {} of positives) and {} worst (ρ {:.2}, {}); integrated gradients' completeness error is at most {:.1e}.",
                 best.method.as_str(),
@@ -780,6 +1208,15 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
         );
     }
     say(
+        tag(
+            "padding",
+            if r.padding.decision_flip_rate < 0.01 {
+                "the padding side changes under 1% of decisions"
+            } else {
+                "the padding side changes 1% of decisions or more"
+            },
+            &[("decision flip rate", r.padding.decision_flip_rate)],
+        ),
         format!(
             "Padding the same test string on the left instead of the right changes the decision for {} of strings (mean |Δlogit| {:.3}).",
             pct(r.padding.decision_flip_rate),
@@ -787,6 +1224,207 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
         ),
         "slices",
     );
+    let al = &r.algorithm;
+    let ag = |name: &str| al.agreement.iter().find(|a| a.slice == name);
+    if let (Some(id), Some(worst)) = (ag("in_distribution"), ag(&al.worst_agreement)) {
+        let min_r2 = al
+            .agreement
+            .iter()
+            .map(|a| a.r2)
+            .fold(f64::INFINITY, f64::min);
+        let every = al.agreement.iter().all(|a| a.agreement >= 0.97);
+        let held = ag("held_out_faces");
+        say(
+            tag(
+                "rule",
+                format!(
+                    "the extracted rule agrees with the model on {} 99.5% of the test split and {} 97% of every slice",
+                    if id.agreement >= 0.995 {
+                        "at least"
+                    } else {
+                        "under"
+                    },
+                    if every { "at least" } else { "under" }
+                ),
+                &[
+                    ("rule agreement, in_distribution", id.agreement),
+                    ("rule agreement, worst slice", worst.agreement),
+                    ("rule R², in_distribution", id.r2),
+                    ("rule R², worst slice", min_r2),
+                ],
+            ),
+            format!(
+                "The extracted rule (every position attends, evenly, to the characters its own character scores within {:.2} of its best in the QK table, and adds that partner's position-dependent vote; face when the votes exceed {:.2}) agrees with the model's decision on {} of the test split (R² of rule score vs logit {:.3}) and on {} of {} (its worst slice; lowest R² over slices {:.3}); against the truth it is {} accurate on the test split{}, where the model is {}.",
+                al.rule.tie,
+                al.rule.threshold,
+                pct(id.agreement),
+                id.r2,
+                pct(worst.agreement),
+                worst.slice,
+                min_r2,
+                pct(id.rule_accuracy),
+                held.map_or(String::new(), |h| format!(
+                    " and {} on held-out faces",
+                    pct(h.rule_accuracy)
+                )),
+                pct(id.model_accuracy)
+            ),
+            "rule",
+        );
+    }
+    let sc = |slice: &str, h: crate::scrub::Hypothesis| {
+        al.scrubbing
+            .iter()
+            .find(|s| s.slice == slice)
+            .and_then(|s| s.results.iter().find(|x| x.hypothesis == h))
+    };
+    {
+        use crate::scrub::Hypothesis;
+        let min_over = |h: Hypothesis| {
+            al.scrubbing
+                .iter()
+                .filter_map(|s| {
+                    s.results
+                        .iter()
+                        .find(|x| x.hypothesis == h && x.defined && x.recovered.is_finite())
+                        .map(|x| (s.slice.clone(), x.recovered, x.se))
+                })
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+        };
+        let best = Hypothesis::ALL
+            .iter()
+            .filter_map(|&h| sc("in_distribution", h).map(|x| (h, x.recovered)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((best_h, _)) = best {
+            let part = |h: Hypothesis| {
+                let id = sc("in_distribution", h);
+                let lo = min_over(h);
+                format!(
+                    "{} {} ± {:.1} (lowest over slices where it is defined: {} on {})",
+                    h.label(),
+                    id.map_or("n/a".into(), |x| pct(x.recovered)),
+                    id.map_or(f64::NAN, |x| 100.0 * x.se),
+                    lo.as_ref().map_or("n/a".into(), |l| pct(l.1)),
+                    lo.as_ref().map_or("", |l| l.0.as_str())
+                )
+            };
+            say(
+                tag(
+                    "scrubbing",
+                    format!(
+                        "on the test split {} recovers the most loss",
+                        best_h.label()
+                    ),
+                    &Hypothesis::ALL
+                        .iter()
+                        .map(|&h| {
+                            (
+                                h.label(),
+                                sc("in_distribution", h).map_or(f64::NAN, |x| x.recovered),
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                format!(
+                    "Causal scrubbing, share of the BCE loss recovered on the test split: {}; {}; {}; {}. The share is undefined on {} where the model does no better than a random input.",
+                    part(Hypothesis::Rule),
+                    part(Hypothesis::Bag),
+                    part(Hypothesis::Bracket),
+                    part(Hypothesis::FirstChar),
+                    {
+                        let undefined: Vec<&str> = al
+                            .scrubbing
+                            .iter()
+                            .filter(|s| s.results.iter().any(|x| !x.defined))
+                            .map(|s| s.slice.as_str())
+                            .collect();
+                        if undefined.is_empty() {
+                            "no slice".to_string()
+                        } else {
+                            undefined.join(", ")
+                        }
+                    }
+                ),
+                "scrubbing",
+            );
+        }
+    }
+    let ex = &al.exhaustive;
+    if ex.n > 0 {
+        let classes = ex
+            .by_class
+            .iter()
+            .map(|(c, k)| format!("{} {}", serde_plain(c), k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        say(
+            tag(
+                "exhaustive",
+                if ex.disagreements == 0 {
+                    "rule and model agree on every string of the exhaustive domain"
+                } else {
+                    "rule and model part on some strings of the exhaustive domain, every one classified"
+                },
+                &[
+                    (
+                        "exhaustive disagreement rate",
+                        ex.disagreements as f64 / ex.n as f64,
+                    ),
+                    (
+                        "model accuracy on the domain",
+                        ex.model_accuracy.unwrap_or(f64::NAN),
+                    ),
+                ],
+            ),
+            format!(
+                "Exhaustively, over all {} strings of length 1–{} over the {} characters `{}` (each padded left and right), the rule and the model decide differently on {} ({}); by cause: {}. Against contains_face the model is {} accurate on this domain and the rule {}.",
+                ex.n,
+                ex.max_len,
+                ex.alphabet,
+                al.exhaustive_alphabet,
+                ex.disagreements,
+                pct(ex.disagreements as f64 / ex.n as f64),
+                classes,
+                pct(ex.model_accuracy.unwrap_or(f64::NAN)),
+                pct(ex.rule_accuracy.unwrap_or(f64::NAN))
+            ),
+            "exhaustive",
+        );
+        let examples = ex
+            .adversarial
+            .iter()
+            .take(4)
+            .map(|a| format!("`{}` (logit {:+.1})", text_of(r, &a.ids), a.logit))
+            .collect::<Vec<_>>()
+            .join(", ");
+        say(
+            tag(
+                "adversarial",
+                if ex.hit_rate() >= 0.5 {
+                    "most model errors predicted from the tables are real"
+                } else {
+                    "most model errors predicted from the tables are not real"
+                },
+                &[("adversarial hit rate", ex.hit_rate())],
+            ),
+            format!(
+                "From the tables alone the rule predicts {} model errors on that domain ({} false faces, {} missed faces); {} are real errors, a hit rate of {} ({} of the false faces, {} of the missed faces); e.g. {}.",
+                ex.predicted_errors,
+                ex.false_faces.0,
+                ex.missed_faces.0,
+                ex.predicted_hits,
+                pct(ex.hit_rate()),
+                pct(ex.false_faces.1 as f64 / ex.false_faces.0.max(1) as f64),
+                pct(ex.missed_faces.1 as f64 / ex.missed_faces.0.max(1) as f64),
+                if examples.is_empty() {
+                    "none".into()
+                } else {
+                    examples
+                }
+            ),
+            "exhaustive",
+        );
+    }
     out
 }
 
@@ -802,10 +1440,14 @@ pub fn render_html(r: &Report) -> String {
         .iter()
         .map(|c| {
             format!(
-                "{} <a href=\"#{}\">(§{})</a>",
+                "{} <a href=\"#{}\">(§{})</a>{}",
                 html::escape(&c.text),
                 c.section,
-                c.section
+                c.section,
+                c.stability.as_ref().map_or(String::new(), |s| format!(
+                    " <b>[{}]</b>",
+                    html::escape(&stability_label(s))
+                ))
             )
         })
         .collect();
@@ -1103,14 +1745,24 @@ pub fn render_html(r: &Report) -> String {
     page.section("embedding", "Embedding geometry", body);
 
     render_causal(&mut page, &r.causal);
+    render_algorithm(&mut page, r);
+    if let Some(sw) = &r.seeds {
+        render_seeds(&mut page, sw);
+    }
 
     let tm = &r.timings;
     page.section(
         "timings",
         "Timings",
         html::para(&format!(
-            "This analysis took {:.2} s: data {:.2} s, slices {:.2} s, decomposition {:.2} s, mechanism {:.2} s, causal analyses {:.2} s.",
-            tm.total_s, tm.data_s, tm.slices_s, tm.decomposition_s, tm.mechanism_s, tm.causal_s
+            "This analysis took {:.2} s: data {:.2} s, slices {:.2} s, decomposition {:.2} s, mechanism {:.2} s, causal analyses {:.2} s, extracted rule, scrubbing and exhaustive check {:.2} s.",
+            tm.total_s,
+            tm.data_s,
+            tm.slices_s,
+            tm.decomposition_s,
+            tm.mechanism_s,
+            tm.causal_s,
+            tm.algorithm_s
         )),
     );
     page.render()
@@ -1285,7 +1937,14 @@ pub fn render_markdown(r: &Report) -> String {
     md.heading(1, "What the face classifier computes");
     md.heading(2, "Conclusions");
     for c in &r.conclusions {
-        md.bullet(&format!("{} (§{})", c.text, c.section));
+        md.bullet(&format!(
+            "{} (§{}){}",
+            c.text,
+            c.section,
+            c.stability
+                .as_ref()
+                .map_or(String::new(), |s| format!(" **[{}]**", stability_label(s)))
+        ));
     }
     md.heading(2, "Slices");
     let rows: Vec<Vec<String>> = r
@@ -1305,11 +1964,460 @@ pub fn render_markdown(r: &Report) -> String {
         &["slice", "n", "model acc", "model BCE", "bracket rule acc"],
         &rows,
     );
+    let al = &r.algorithm;
+    md.heading(2, "The extracted rule");
+    for line in &al.rule.text {
+        md.bullet(line);
+    }
+    let rows: Vec<Vec<String>> = al
+        .agreement
+        .iter()
+        .map(|a| {
+            vec![
+                a.slice.clone(),
+                a.n.to_string(),
+                pct(a.agreement),
+                format!("{:.3}", a.r2),
+                pct(a.rule_accuracy),
+                pct(a.model_accuracy),
+            ]
+        })
+        .collect();
+    md.table(
+        &[
+            "slice",
+            "n",
+            "rule = model",
+            "R²",
+            "rule accuracy",
+            "model accuracy",
+        ],
+        &rows,
+    );
+    md.heading(2, "Causal scrubbing (% loss recovered ± SE)");
+    let mut headers = vec!["slice".to_string()];
+    headers.extend(
+        crate::scrub::Hypothesis::ALL
+            .iter()
+            .map(|h| h.label().to_string()),
+    );
+    let headers_: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let rows: Vec<Vec<String>> = al
+        .scrubbing
+        .iter()
+        .map(|s| {
+            std::iter::once(s.slice.clone())
+                .chain(s.results.iter().map(scrub_cell))
+                .collect()
+        })
+        .collect();
+    md.table(&headers_, &rows);
+    let ex = &al.exhaustive;
+    md.heading(2, "Exhaustive check");
+    md.para(&format!(
+        "{} strings (length 1–{} over `{}`, both paddings): {} disagreements ({}); {}. Adversarial hit rate {} ({} of {} predicted errors).",
+        ex.n,
+        ex.max_len,
+        al.exhaustive_alphabet,
+        ex.disagreements,
+        pct(ex.disagreements as f64 / ex.n.max(1) as f64),
+        ex.by_class
+            .iter()
+            .map(|(c, k)| format!("{} {k}", serde_plain(c)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        pct(ex.hit_rate()),
+        ex.predicted_hits,
+        ex.predicted_errors
+    ));
     md.para(&format!(
         "Decomposition: max error {:.2e} over {} test inputs. Analysis time {:.2} s.",
         r.decomposition.max_abs_error, r.decomposition.n, r.timings.total_s
     ));
     md.render()
+}
+
+/// Every disagreement of the exhaustive check, one per line:
+/// `string<TAB>padding<TAB>model logit<TAB>rule score<TAB>class`.
+fn disagreements_tsv(r: &Report) -> String {
+    let mut out = String::from("string\tpadding\tmodel_logit\trule_score\tclass\n");
+    for d in &r.algorithm.exhaustive_all {
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{:.4}\t{:.4}\t{}",
+            text_of(r, &d.ids),
+            if d.side == PadSide::Left {
+                "left"
+            } else {
+                "right"
+            },
+            d.logit,
+            d.score,
+            serde_plain(&d.class)
+        );
+    }
+    out
+}
+
+/// One scrubbing cell: `96.2% ± 2.5 (ΔL +0.07)`, or `n/a (ΔL …)` when undefined.
+fn scrub_cell(x: &crate::scrub::ScrubResult) -> String {
+    let dl = x.l_scrubbed - x.l_clean;
+    if x.defined {
+        format!("{} ± {:.1} (ΔL {dl:+.3})", pct(x.recovered), 100.0 * x.se)
+    } else {
+        format!("n/a (ΔL {dl:+.3})")
+    }
+}
+
+/// "stable across 5 seeds" or "holds on 3 of 5 seeds (seed 2: …)".
+pub fn stability_label(s: &crate::seeds::Stability) -> String {
+    if s.stable {
+        format!("stable across {} seeds", s.n)
+    } else {
+        format!(
+            "not stable: holds on {} of {} seeds; {}",
+            s.holds,
+            s.n,
+            s.otherwise
+                .iter()
+                .map(|(seed, v)| format!("seed {seed}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    }
+}
+
+/// The extracted rule, scrubbing, exhaustive check and adversarial inputs.
+fn render_algorithm(page: &mut Page, r: &Report) {
+    use crate::scrub::Hypothesis;
+    let al = &r.algorithm;
+    let ru = &al.rule;
+    // The rule.
+    let mut body = html::para(
+        "The rule below is read off the weights (the QK and UV tables of the exact decomposition) without fitting anything to data; the tie window ln 4 was fixed before any agreement was measured.",
+    );
+    body.push_str(&html::list(&ru.text));
+    let vote_rows = |v: &[crate::rule::CharVote]| -> Vec<Vec<String>> {
+        v.iter()
+            .map(|c| {
+                vec![
+                    c.token.clone(),
+                    format!("{:+.2}", c.mean),
+                    format!("{:+.2} (p{})", c.min.0, c.min.1),
+                    format!("{:+.2} (p{})", c.max.0, c.max.1),
+                    c.first_choice_of.to_string(),
+                ]
+            })
+            .collect()
+    };
+    let headers = [
+        "character",
+        "mean vote",
+        "lowest vote",
+        "highest vote",
+        "first choice of (queries)",
+    ];
+    let n_show = 12;
+    body.push_str(&html::para("Strongest votes for a face:"));
+    body.push_str(&html::table(
+        &headers,
+        &vote_rows(&ru.votes[..ru.votes.len().min(n_show)]),
+    ));
+    body.push_str(&html::para("Strongest votes against:"));
+    let mut against: Vec<crate::rule::CharVote> =
+        ru.votes.iter().rev().take(n_show).cloned().collect();
+    against.sort_by(|a, b| a.mean.total_cmp(&b.mean));
+    body.push_str(&html::table(&headers, &vote_rows(&against)));
+    body.push_str(&html::para(
+        "Magnets: the characters that query characters rank first (the tokens that, when present, decide where attention goes):",
+    ));
+    let rows: Vec<Vec<String>> = ru
+        .magnet_queries
+        .iter()
+        .zip(&ru.magnets)
+        .map(|((tok, qs), m)| {
+            vec![
+                tok.clone(),
+                m.first_choice_of.to_string(),
+                format!("{:+.2}", m.mean),
+                qs.join(" "),
+            ]
+        })
+        .collect();
+    body.push_str(&html::table(
+        &["magnet", "first choice of", "its mean vote", "e.g. queries"],
+        &rows,
+    ));
+    // Agreement per slice.
+    let rows: Vec<Vec<String>> = al
+        .agreement
+        .iter()
+        .map(|a| {
+            vec![
+                a.slice.clone(),
+                a.n.to_string(),
+                pct(a.agreement),
+                format!("{:.3}", a.r2),
+                pct(a.rule_accuracy),
+                pct(a.model_accuracy),
+                pct(a.bracket_accuracy),
+            ]
+        })
+        .collect();
+    body.push_str(&html::para(&format!(
+        "Agreement with the model's decision per slice (goal ≥ 99.5% in distribution, ≥ 97% on every slice); R² of the rule's score taken as the logit (not refitted); and accuracy against contains_face. Worst slice: {}.",
+        al.worst_agreement
+    )));
+    body.push_str(&html::table(
+        &[
+            "slice",
+            "n",
+            "rule = model",
+            "R² (score vs logit)",
+            "rule accuracy",
+            "model accuracy",
+            "bracket rule accuracy",
+        ],
+        &rows,
+    ));
+    body.push_str(&html::figure(
+        plot::bar_chart(
+            "Rule vs model, per slice",
+            "share",
+            &al.agreement.iter().map(|a| a.slice.clone()).collect::<Vec<_>>(),
+            &[
+                Series2 {
+                    name: "rule = model".into(),
+                    values: al.agreement.iter().map(|a| a.agreement).collect(),
+                },
+                Series2 {
+                    name: "rule accuracy".into(),
+                    values: al.agreement.iter().map(|a| a.rule_accuracy).collect(),
+                },
+                Series2 {
+                    name: "model accuracy".into(),
+                    values: al.agreement.iter().map(|a| a.model_accuracy).collect(),
+                },
+            ],
+        ),
+        "Where rule and model agree but both are wrong, the model's error was predictable from the weights.",
+    ));
+    for t in &al.traces {
+        let rows: Vec<Vec<String>> = t
+            .steps
+            .iter()
+            .map(|s| {
+                vec![
+                    s.pos.to_string(),
+                    s.token.clone(),
+                    s.partners.join(" "),
+                    format!("{:+.2}", s.vote),
+                ]
+            })
+            .collect();
+        body.push_str(&html::para(&format!(
+            "{} ({}, truth: {}): rule score {:+.2}, model logit {:+.2}.",
+            t.text,
+            t.slice,
+            if t.label { "face" } else { "no face" },
+            t.score,
+            t.logit
+        )));
+        body.push_str(&html::table(
+            &["position", "character", "attends to", "vote"],
+            &rows,
+        ));
+    }
+    page.section("rule", "The extracted rule", body);
+
+    // Scrubbing.
+    let mut body = html::para(&format!(
+        "Share of the BCE loss recovered, (L_random − L_scrubbed) / (L_random − L_clean), ± bootstrap SE, on up to {} strings per slice with {} scrubbed samples each. L_random is the loss when the input is replaced by a random test-split string (either label), so slices with one label still have a baseline. 100% means the model behaves as the hypothesis says; 0% as if the input were random; above 100% means the scrubbed inputs score better than the real ones. ΔL = L_scrubbed − L_clean in nats. n/a: the model does no better than a random input on that slice (L_random − L_clean < 10% of L_random), so the share is undefined.",
+        al.scrub_size, al.scrub_samples
+    ));
+    body.push_str(&html::list(
+        &al.hypotheses
+            .iter()
+            .map(|(h, c)| format!("{h}: {c}"))
+            .collect::<Vec<_>>(),
+    ));
+    let mut headers = vec!["slice".to_string(), "n".to_string()];
+    headers.extend(Hypothesis::ALL.iter().map(|h| h.label().to_string()));
+    let headers_: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let rows: Vec<Vec<String>> = al
+        .scrubbing
+        .iter()
+        .map(|s| {
+            let mut row = vec![
+                s.slice.clone(),
+                s.results.first().map_or(0, |x| x.n).to_string(),
+            ];
+            row.extend(s.results.iter().map(scrub_cell));
+            row
+        })
+        .collect();
+    body.push_str(&html::table(&headers_, &rows));
+    if let Some(share) = al
+        .scrubbing
+        .iter()
+        .find(|s| s.slice == "in_distribution")
+        .and_then(|s| s.results.iter().find_map(|x| x.self_donor))
+    {
+        body.push_str(&html::para(&format!(
+            "H_rule: on the test split {} of (string, position) pairs had no other string with the same partners at that position, so their output was kept as it was.",
+            pct(share)
+        )));
+    }
+    page.section("scrubbing", "Causal scrubbing", body);
+
+    // Exhaustive.
+    let ex = &al.exhaustive;
+    let mut body = html::para(&format!(
+        "Every string of length 1–{} over the {} characters `{}`, padded left and right: {} strings, model (raw f32 evaluator) against the rule, in {:.2} s. Disagreements: {} ({}). Every one is classified by the first of the rule's simplifications whose repair makes it agree with the model; the complete list is in exhaustive_disagreements.tsv next to this page.",
+        ex.max_len,
+        ex.alphabet,
+        al.exhaustive_alphabet,
+        ex.n,
+        ex.seconds,
+        ex.disagreements,
+        pct(ex.disagreements as f64 / ex.n.max(1) as f64)
+    ));
+    let rows: Vec<Vec<String>> = ex
+        .by_class
+        .iter()
+        .map(|(c, k)| {
+            vec![
+                serde_plain(c),
+                k.to_string(),
+                c.explain().to_string(),
+                ex.examples
+                    .iter()
+                    .filter(|d| d.class == *c)
+                    .take(4)
+                    .map(|d| {
+                        format!(
+                            "{} [{:?}] (logit {:+.2}, rule {:+.2})",
+                            text_of(r, &d.ids),
+                            d.side,
+                            d.logit,
+                            d.score
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ]
+        })
+        .collect();
+    body.push_str(&html::table(
+        &["class", "strings", "what breaks", "examples"],
+        &rows,
+    ));
+    body.push_str(&html::para(&format!(
+        "Against contains_face on this domain the model is {} accurate and the rule {}.",
+        pct(ex.model_accuracy.unwrap_or(f64::NAN)),
+        pct(ex.rule_accuracy.unwrap_or(f64::NAN))
+    )));
+    body.push_str(&html::para(&format!(
+        "Adversarial inputs predicted from the tables: wherever the rule's decision contradicts contains_face, the rule predicts a model error. It predicts {} ({} false faces, {} missed faces); the model errs on {} of them: hit rate {} (false faces {}, missed faces {}).",
+        ex.predicted_errors,
+        ex.false_faces.0,
+        ex.missed_faces.0,
+        ex.predicted_hits,
+        pct(ex.hit_rate()),
+        pct(ex.false_faces.1 as f64 / ex.false_faces.0.max(1) as f64),
+        pct(ex.missed_faces.1 as f64 / ex.missed_faces.0.max(1) as f64)
+    )));
+    let rows: Vec<Vec<String>> = ex
+        .adversarial
+        .iter()
+        .map(|a| {
+            vec![
+                text_of(r, &a.ids),
+                format!("{:?}", a.side),
+                if a.truth { "missed face" } else { "false face" }.into(),
+                format!("{:+.2}", a.score),
+                format!("{:+.2}", a.logit),
+            ]
+        })
+        .collect();
+    body.push_str(&html::table(
+        &[
+            "string",
+            "padding",
+            "predicted error",
+            "rule score",
+            "model logit",
+        ],
+        &rows,
+    ));
+    page.section(
+        "exhaustive",
+        "Exhaustive check and adversarial inputs",
+        body,
+    );
+}
+
+/// The seed sweep's stability table and pairwise rule agreement.
+fn render_seeds(page: &mut Page, s: &crate::seeds::SweepSummary) {
+    let mut body = html::para(&format!(
+        "The same config trained with seeds {:?} (test accuracy {}), every analysis repeated. A conclusion is stable when its verdict is the same on every seed.",
+        s.seeds,
+        s.test_accuracy
+            .iter()
+            .map(|a| pct(*a))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let rows: Vec<Vec<String>> = s
+        .conclusions
+        .iter()
+        .map(|c| {
+            vec![
+                c.key.clone(),
+                if c.stable { "stable" } else { "not stable" }.into(),
+                format!("{}/{}", c.holds, c.verdicts.len()),
+                c.verdicts.first().cloned().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    body.push_str(&html::table(
+        &["conclusion", "", "holds", "verdict (first seed)"],
+        &rows,
+    ));
+    let rows: Vec<Vec<String>> = s
+        .figures
+        .iter()
+        .map(|f| {
+            vec![
+                f.key.clone(),
+                f.name.clone(),
+                fmt(f.mean),
+                fmt(f.sd),
+                fmt(f.min),
+                fmt(f.max),
+            ]
+        })
+        .collect();
+    body.push_str(&html::table(
+        &["conclusion", "figure", "mean", "sd", "min", "max"],
+        &rows,
+    ));
+    let labels: Vec<String> = s.seeds.iter().map(|x| format!("seed {x}")).collect();
+    body.push_str(&html::figure(
+        plot::heatmap(
+            "Pairwise agreement of the extracted rules",
+            &labels,
+            &labels,
+            &s.rule_agreement,
+            ColorScale::Sequential,
+        ),
+        &format!(
+            "Share of {} common strings on which two seeds' rules decide alike; smallest {}.",
+            s.common_n,
+            pct(s.min_rule_agreement)
+        ),
+    ));
+    page.section("seeds", "Stability across seeds", body);
 }
 
 /// Writes `dir/report/{index.html, report.json, report.md}` together: into a temporary
@@ -1333,6 +2441,7 @@ pub fn write(r: &Report, run_dir: &Path) -> Result<PathBuf> {
             ("index.html", render_html(r)),
             ("report.json", json),
             ("report.md", render_markdown(r)),
+            ("exhaustive_disagreements.tsv", disagreements_tsv(r)),
         ] {
             let p = tmp.join(name);
             face_data::io::write_atomic(&p, |w| {

@@ -1,6 +1,13 @@
-//! Causal scrubbing of named hypotheses (issue 7 groundwork): resample what a hypothesis
-//! says does not matter and measure how much of the loss the model keeps,
+//! Causal scrubbing of named hypotheses: resample what a hypothesis says does not matter
+//! and measure how much of the loss the model keeps,
 //! `(L_random − L_scrubbed) / (L_random − L_clean)`, with a bootstrap standard error.
+//!
+//! H_bag, H_bracket and the control are scrubbed at the input (the string is resampled);
+//! H_rule is scrubbed at the head's output per position (hook_z, read out through
+//! `W_U[q]`): position `q`'s output is taken from another input of the same set whose
+//! position `q` has the same partners under the extracted rule ([`crate::rule`]).
+
+use std::collections::HashMap;
 
 use face_data::{PadSide, Vocab};
 use face_model::RawModel;
@@ -10,6 +17,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::analysis::bce;
+use crate::decompose::decompose;
+use crate::rule::HardAttentionRule;
 
 /// A hypothesis about what the model uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -23,16 +32,54 @@ pub enum Hypothesis {
     Bracket,
     /// Only the first character matters (a deliberately wrong control).
     FirstChar,
+    /// The extracted rule: the head's output at position `q` depends only on `q` and
+    /// the characters `q` attends to under the rule (its partners).
+    Rule,
 }
 
 impl Hypothesis {
     /// Every hypothesis.
-    pub const ALL: [Hypothesis; 3] = [Hypothesis::Bag, Hypothesis::Bracket, Hypothesis::FirstChar];
+    pub const ALL: [Hypothesis; 4] = [
+        Hypothesis::Bag,
+        Hypothesis::Bracket,
+        Hypothesis::Rule,
+        Hypothesis::FirstChar,
+    ];
 
-    /// One scrubbed version of `text` under this hypothesis.
-    pub fn resample(self, text: &str, alphabet: &[char], r: &mut ChaCha8Rng) -> String {
+    /// Its name in the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Hypothesis::Bag => "H_bag",
+            Hypothesis::Bracket => "H_bracket",
+            Hypothesis::FirstChar => "H_first_char (control)",
+            Hypothesis::Rule => "H_rule",
+        }
+    }
+
+    /// What the hypothesis claims, one line.
+    pub fn claim(self) -> &'static str {
+        match self {
+            Hypothesis::Bag => {
+                "only the multiset of characters matters (inputs replaced by permutations of themselves)"
+            }
+            Hypothesis::Bracket => {
+                "only the brackets and where they are matter (every other character resampled)"
+            }
+            Hypothesis::FirstChar => {
+                "only the first character matters (the rest resampled): a deliberately wrong control"
+            }
+            Hypothesis::Rule => {
+                "position q's output depends only on q and its partners under the extracted rule (hook_z at q taken from another input with the same partners at q)"
+            }
+        }
+    }
+
+    /// One scrubbed version of `text` under an input-level hypothesis; `None` for
+    /// [`Hypothesis::Rule`], which is scrubbed at the activations ([`scrub_rule`]).
+    pub fn resample(self, text: &str, alphabet: &[char], r: &mut ChaCha8Rng) -> Option<String> {
         let mut c: Vec<char> = text.chars().collect();
         match self {
+            Hypothesis::Rule => return None,
             Hypothesis::Bag => c.shuffle(r),
             Hypothesis::Bracket => {
                 // Replacements are never brackets: the brackets stay exactly as they were.
@@ -51,7 +98,7 @@ impl Hypothesis {
                 }
             }
         }
-        c.into_iter().collect()
+        Some(c.into_iter().collect())
     }
 }
 
@@ -64,12 +111,22 @@ pub struct ScrubResult {
     pub l_clean: f64,
     /// Mean BCE on scrubbed inputs (against the original labels).
     pub l_scrubbed: f64,
-    /// Mean BCE on random other inputs of the set (against the original labels).
+    /// Mean BCE of the model's logit on a random input of the reference pool (against
+    /// the original labels): what the model scores when it ignores its input.
     pub l_random: f64,
     /// `(L_random − L_scrubbed) / (L_random − L_clean)`.
     pub recovered: f64,
+    /// False when the model is not clearly better than a random input on this set
+    /// (`L_random − L_clean < 0.1 · L_random`): the ratio's denominator is then near zero
+    /// or negative and `recovered` means nothing; read `L_scrubbed − L_clean` instead.
+    pub defined: bool,
     /// Bootstrap standard error of `recovered` (200 resamples of the inputs).
     pub se: f64,
+    /// Inputs scored.
+    pub n: usize,
+    /// H_rule only: share of (input, position) pairs with no other donor (the output was
+    /// kept, so the hypothesis was not tested there).
+    pub self_donor: Option<f64>,
 }
 
 fn logit(raw: &RawModel, vocab: &Vocab, text: &str, side: PadSide) -> f64 {
@@ -80,8 +137,26 @@ fn logit(raw: &RawModel, vocab: &Vocab, text: &str, side: PadSide) -> f64 {
     }
 }
 
+/// The model's logits on `items`, for the `reference` pool of the scrubbing functions.
+pub fn reference_logits(
+    raw: &RawModel,
+    vocab: &Vocab,
+    items: &[(String, bool, PadSide)],
+) -> Vec<f64> {
+    items
+        .iter()
+        .map(|(t, _, side)| logit(raw, vocab, t, *side))
+        .collect()
+}
+
 /// Scrubs `items` (`text`, `label`, padding side) under `hyp`, drawing replacement
 /// characters from `alphabet`, `samples` scrubbed versions per input.
+///
+/// `L_random` scores the model's logit on a random member of `reference` (logits, e.g.
+/// [`reference_logits`] of the in-distribution test split) against each input's label:
+/// a set with one label (all faces, say) would otherwise give `L_random ≈ L_clean` and
+/// a meaningless ratio. An empty `reference` uses `items` themselves.
+#[allow(clippy::too_many_arguments)]
 pub fn scrub(
     raw: &RawModel,
     vocab: &Vocab,
@@ -90,7 +165,19 @@ pub fn scrub(
     alphabet: &[char],
     samples: usize,
     seed: u64,
+    reference: &[f64],
 ) -> ScrubResult {
+    if hyp == Hypothesis::Rule {
+        let rule = HardAttentionRule::from_raw(raw, crate::rule::DEFAULT_TIE);
+        return scrub_rule(raw, vocab, &rule, items, samples, seed, reference);
+    }
+    let own;
+    let reference = if reference.is_empty() {
+        own = reference_logits(raw, vocab, items);
+        &own[..]
+    } else {
+        reference
+    };
     let mut r = ChaCha8Rng::seed_from_u64(seed);
     let n = items.len();
     let samples = samples.max(1);
@@ -102,24 +189,37 @@ pub fn scrub(
         let mut s = 0.0;
         let mut rr = 0.0;
         for _ in 0..samples {
-            let t = hyp.resample(text, alphabet, &mut r);
+            let t = hyp
+                .resample(text, alphabet, &mut r)
+                .unwrap_or_else(|| text.clone());
             s += bce(logit(raw, vocab, &t, *side), *label);
-            let (other, _, oside) = &items[r.random_range(0..n)];
-            rr += bce(logit(raw, vocab, other, *oside), *label);
+            rr += bce(reference[r.random_range(0..reference.len())], *label);
         }
         scrubbed.push(s / samples as f64);
         random.push(rr / samples as f64);
     }
+    summarise(hyp, &clean, &scrubbed, &random, &mut r)
+}
+
+/// The recovered share and its bootstrap SE from per-input losses.
+fn summarise(
+    hyp: Hypothesis,
+    clean: &[f64],
+    scrubbed: &[f64],
+    random: &[f64],
+    r: &mut ChaCha8Rng,
+) -> ScrubResult {
+    let n = clean.len();
     let ratio = |idx: &[usize]| {
         let m = |v: &[f64]| idx.iter().map(|&i| v[i]).sum::<f64>() / idx.len().max(1) as f64;
-        let (c, s, rnd) = (m(&clean), m(&scrubbed), m(&random));
+        let (c, s, rnd) = (m(clean), m(scrubbed), m(random));
         (rnd - s) / (rnd - c)
     };
     let all: Vec<usize> = (0..n).collect();
     let recovered = ratio(&all);
     let boots: Vec<f64> = (0..200)
         .map(|_| {
-            let idx: Vec<usize> = (0..n).map(|_| r.random_range(0..n)).collect();
+            let idx: Vec<usize> = (0..n).map(|_| r.random_range(0..n.max(1))).collect();
             ratio(&idx)
         })
         .filter(|x| x.is_finite())
@@ -130,10 +230,115 @@ pub fn scrub(
     let avg = |v: &[f64]| v.iter().sum::<f64>() / n.max(1) as f64;
     ScrubResult {
         hypothesis: hyp,
-        l_clean: avg(&clean),
-        l_scrubbed: avg(&scrubbed),
-        l_random: avg(&random),
+        l_clean: avg(clean),
+        l_scrubbed: avg(scrubbed),
+        l_random: avg(random),
         recovered,
+        defined: avg(random) - avg(clean) >= 0.1 * avg(random) && avg(random) > 0.0,
         se,
+        n,
+        self_donor: None,
     }
+}
+
+/// Scrubs `items` under [`Hypothesis::Rule`]: for each input and position `q`, the
+/// head's output at `q` (its by-query logit contribution, exact from the decomposition)
+/// is taken from a random input of `items` whose position `q` has the same partners under
+/// `rule` (possibly itself), `samples` times per input. `reference` as in [`scrub`].
+pub fn scrub_rule(
+    raw: &RawModel,
+    vocab: &Vocab,
+    rule: &HardAttentionRule,
+    items: &[(String, bool, PadSide)],
+    samples: usize,
+    seed: u64,
+    reference: &[f64],
+) -> ScrubResult {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let n_ctx = raw.config().n_ctx;
+    let samples = samples.max(1);
+    let rows: Vec<(Vec<u32>, bool)> = items
+        .iter()
+        .filter_map(|(text, label, side)| {
+            vocab
+                .encode_padded(text, n_ctx, *side)
+                .ok()
+                .map(|e| (e.ids, *label))
+        })
+        .collect();
+    let n = rows.len();
+    let bias = f64::from(raw.weights().b_u[0]);
+    let contrib: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|(ids, _)| decompose(raw, ids).by_query())
+        .collect();
+    let mut buckets: HashMap<(usize, Vec<u32>), Vec<usize>> = HashMap::new();
+    let mut keys = Vec::with_capacity(n);
+    for (i, (ids, _)) in rows.iter().enumerate() {
+        let k: Vec<(usize, Vec<u32>)> = (0..n_ctx).map(|q| (q, rule.partners(ids, q))).collect();
+        for key in &k {
+            buckets.entry(key.clone()).or_default().push(i);
+        }
+        keys.push(k);
+    }
+    let lone = keys
+        .iter()
+        .flatten()
+        .filter(|k| buckets.get(*k).is_some_and(|b| b.len() == 1))
+        .count();
+    let logit = |i: usize| bias + contrib[i].iter().sum::<f64>();
+    let (mut clean, mut scrubbed, mut random) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (i, (_, label)) in rows.iter().enumerate() {
+        clean.push(bce(logit(i), *label));
+        let (mut s, mut rr) = (0.0, 0.0);
+        for _ in 0..samples {
+            let z = bias
+                + keys[i]
+                    .iter()
+                    .map(|key| {
+                        let b = &buckets[key];
+                        contrib[b[r.random_range(0..b.len())]][key.0]
+                    })
+                    .sum::<f64>();
+            s += bce(z, *label);
+            rr += bce(
+                if reference.is_empty() {
+                    logit(r.random_range(0..n))
+                } else {
+                    reference[r.random_range(0..reference.len())]
+                },
+                *label,
+            );
+        }
+        scrubbed.push(s / samples as f64);
+        random.push(rr / samples as f64);
+    }
+    let mut out = summarise(Hypothesis::Rule, &clean, &scrubbed, &random, &mut r);
+    out.self_donor = Some(lone as f64 / (n * n_ctx).max(1) as f64);
+    out
+}
+
+/// Every hypothesis of [`Hypothesis::ALL`] on one set, in that order.
+#[allow(clippy::too_many_arguments)]
+pub fn scrub_all(
+    raw: &RawModel,
+    vocab: &Vocab,
+    rule: &HardAttentionRule,
+    items: &[(String, bool, PadSide)],
+    alphabet: &[char],
+    samples: usize,
+    seed: u64,
+    reference: &[f64],
+) -> Vec<ScrubResult> {
+    Hypothesis::ALL
+        .iter()
+        .map(|&h| match h {
+            Hypothesis::Rule => scrub_rule(raw, vocab, rule, items, samples, seed, reference),
+            _ => scrub(raw, vocab, items, h, alphabet, samples, seed, reference),
+        })
+        .collect()
 }

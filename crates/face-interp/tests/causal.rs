@@ -242,9 +242,10 @@ fn exhaustive_check_agrees_on_the_planted_rule_and_finds_a_planted_disagreement(
         &rule,
         &alphabet,
         N_CTX,
-        PadSide::Left,
+        &[PadSide::Left],
         Some(&truth),
         5,
+        false,
     );
     assert_eq!(r.n, (1..=N_CTX as u32).map(|l| 4u64.pow(l)).sum::<u64>());
     assert_eq!(r.disagreements, 0, "{:?}", r.examples);
@@ -257,15 +258,16 @@ fn exhaustive_check_agrees_on_the_planted_rule_and_finds_a_planted_disagreement(
         &wrong,
         &alphabet,
         N_CTX,
-        PadSide::Right,
+        &[PadSide::Right],
         Some(&truth),
         1000,
+        true,
     );
     let one_bracket: u64 = (1..=N_CTX as u64)
         .map(|l| l * 2 * 2u64.pow(l as u32 - 1))
         .sum();
     assert_eq!(r.disagreements, one_bracket);
-    assert!(r.examples.iter().all(|(t, _, _)| brackets(t) == 1));
+    assert!(r.examples.iter().all(|d| brackets(&d.ids) == 1));
     // That rule predicts model errors at one bracket; the model makes none: hit rate 0.
     assert_eq!(r.predicted_errors, one_bracket);
     assert_eq!(r.predicted_hits, 0);
@@ -292,7 +294,7 @@ fn scrubbing_recovers_the_loss_under_the_true_hypothesis_only() {
             (t, label, PadSide::Left)
         })
         .collect();
-    let get = |h| scrub(&raw, &vocab, &items, h, &chars, 4, 9);
+    let get = |h| scrub(&raw, &vocab, &items, h, &chars, 4, 9, &[]);
     let bag = get(Hypothesis::Bag);
     let bracket = get(Hypothesis::Bracket);
     let first = get(Hypothesis::FirstChar);

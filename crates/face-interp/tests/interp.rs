@@ -199,6 +199,8 @@ fn report_has_every_section_and_its_json_matches_recomputed_values() {
         slice_size: 400,
         seed: 5,
         causal_size: 200,
+        exhaustive_len: 4,
+        seeds_dir: Some(PathBuf::new()),
     };
     let report = analyse(&run, fixture(), &opts).unwrap();
     let path = face_interp::report::write(&report, tmp.path()).unwrap();
@@ -211,6 +213,9 @@ fn report_has_every_section_and_its_json_matches_recomputed_values() {
         "attention",
         "tables",
         "embedding",
+        "rule",
+        "scrubbing",
+        "exhaustive",
     ] {
         assert!(
             html.contains(&format!("id=\"{id}\"")),
@@ -285,6 +290,41 @@ fn report_has_every_section_and_its_json_matches_recomputed_values() {
     assert!(first.contains(&format!("{:.2}%", 100.0 * acc)), "{first}");
     let md = std::fs::read_to_string(tmp.path().join("report/report.md")).unwrap();
     assert!(md.contains("| in_distribution |"));
+    // The rule's agreement on the test split, recomputed from the weights.
+    let rule = face_interp::rule::HardAttentionRule::from_raw(&r, face_interp::rule::DEFAULT_TIE);
+    let agree = splits
+        .test
+        .ids
+        .chunks(r.config().n_ctx)
+        .zip(&z)
+        .filter(|(row, z)| (rule.score(row) > 0.0) == (**z >= 0.0))
+        .count() as f64
+        / z.len() as f64;
+    let ja = &json["algorithm"]["agreement"][0];
+    assert_eq!(ja["slice"], "in_distribution");
+    assert!((ja["agreement"].as_f64().unwrap() - agree).abs() < 1e-12);
+    // Scrubbing: one row per slice, every hypothesis; the exhaustive domain's size; the
+    // complete disagreement list next to the page.
+    let scrubbing = json["algorithm"]["scrubbing"].as_array().unwrap();
+    assert_eq!(scrubbing.len(), report.slices.len() - 2);
+    assert!(
+        scrubbing
+            .iter()
+            .all(|s| s["results"].as_array().unwrap().len() == 4)
+    );
+    let ex = &json["algorithm"]["exhaustive"];
+    let a = face_interp::report::EXHAUSTIVE_ALPHABET.chars().count() as u64;
+    assert_eq!(
+        ex["n"].as_u64().unwrap(),
+        2 * (1..=4).map(|l| a.pow(l)).sum::<u64>()
+    );
+    let tsv =
+        std::fs::read_to_string(tmp.path().join("report/exhaustive_disagreements.tsv")).unwrap();
+    assert_eq!(
+        tsv.lines().count() as u64,
+        1 + ex["disagreements"].as_u64().unwrap()
+    );
+    assert!(json["seeds"].is_null());
 }
 
 fn bin() -> Command {

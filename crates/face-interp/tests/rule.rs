@@ -1,0 +1,322 @@
+//! The extracted rule on planted models whose algorithm is known: the extraction reads
+//! the planted rule back exactly, the exhaustive checker agrees everywhere (and finds a
+//! planted disagreement), and causal scrubbing recovers the loss under the true
+//! hypothesis and clearly less under a wrong one.
+#![allow(clippy::unwrap_used)]
+
+use face_data::{PadSide, Vocab};
+use face_interp::rule::{self, DEFAULT_TIE, HardAttentionRule, exhaustive, summarize};
+use face_interp::scrub::{self, Hypothesis};
+use face_model::{FaceModelConfig, RawModel, Weights};
+use rand::{Rng, SeedableRng};
+
+const N_CTX: usize = 6;
+
+/// "A face iff `)` occurs". d_model 2: `)` embeds to [1, 0], `(` to [0, 1], everything
+/// else to 0. Every query is [20·√2, 0] and only `)` has a key ([1, 0]), so every
+/// position attends to the `)`s (score 20 against 0) when there is one and uniformly
+/// otherwise. V is the identity; every readout row is [1, 0.4]; b_U = −3. So with a `)`
+/// the logit is ≈ −3 + 6·1 = 3; without, at most −3 + 6·0.4 < 0.
+fn magnet() -> (RawModel, Vocab) {
+    let vocab = Vocab::faces();
+    let cfg = FaceModelConfig::new(vocab.d_vocab(), N_CTX).with_d_model(2);
+    let d = 2;
+    let mut w_e = vec![0.0f32; vocab.d_vocab() * d];
+    w_e[vocab.id(')') as usize * d] = 1.0;
+    w_e[vocab.id('(') as usize * d + 1] = 1.0;
+    let w = Weights {
+        w_e,
+        w_q: vec![0.0; d * d],
+        b_q: vec![20.0 * std::f32::consts::SQRT_2, 0.0],
+        w_k: vec![1.0, 0.0, 0.0, 0.0],
+        b_k: vec![0.0; d],
+        w_v: vec![1.0, 0.0, 0.0, 1.0],
+        b_v: vec![0.0; d],
+        w_u: (0..N_CTX).flat_map(|_| [1.0, 0.4]).collect(),
+        b_u: vec![-3.0],
+    };
+    (RawModel::new(&cfg, w), vocab)
+}
+
+/// "At least two brackets": uniform attention (Q = K = 0), `(` and `)` embed to
+/// [1, 0], V = I, readout [1, 0], b_U = −1.5 (the planted model of `causal.rs`).
+fn counter() -> (RawModel, Vocab) {
+    let vocab = Vocab::faces();
+    let cfg = FaceModelConfig::new(vocab.d_vocab(), N_CTX).with_d_model(2);
+    let d = 2;
+    let mut w_e = vec![0.0f32; vocab.d_vocab() * d];
+    for c in ['(', ')'] {
+        w_e[vocab.id(c) as usize * d] = 1.0;
+    }
+    let w = Weights {
+        w_e,
+        w_q: vec![0.0; d * d],
+        b_q: vec![0.0; d],
+        w_k: vec![0.0; d * d],
+        b_k: vec![0.0; d],
+        w_v: vec![1.0, 0.0, 0.0, 1.0],
+        b_v: vec![0.0; d],
+        w_u: (0..N_CTX).flat_map(|_| [1.0, 0.0]).collect(),
+        b_u: vec![-1.5],
+    };
+    (RawModel::new(&cfg, w), vocab)
+}
+
+fn alphabet(vocab: &Vocab) -> Vec<u32> {
+    ['(', ')', 'x', '^'].iter().map(|&c| vocab.id(c)).collect()
+}
+
+#[test]
+fn extraction_reads_the_planted_magnet_rule_back_exactly() {
+    let (raw, vocab) = magnet();
+    let rule = HardAttentionRule::from_raw(&raw, DEFAULT_TIE);
+    let s = summarize(&rule, &vocab, 5);
+    assert!((s.threshold - 3.0).abs() < 1e-6, "{}", s.threshold);
+    // The magnet: `)` is every query character's first choice, and the only one.
+    assert_eq!(s.magnets.len(), 1, "{:?}", s.magnets);
+    assert_eq!(s.magnets[0].token, ")");
+    assert_eq!(s.magnets[0].first_choice_of, vocab.d_vocab());
+    // The votes: `)` +1 and `(` +0.4 at every position, every other character 0.
+    let vote = |t: &str| s.votes.iter().find(|v| v.token == t).unwrap();
+    for (t, want) in [(")", 1.0f32), ("(", 0.4)] {
+        let v = vote(t);
+        for got in [v.mean, v.min.0, v.max.0] {
+            assert!((got - want).abs() < 1e-6, "{t}: {v:?}");
+        }
+    }
+    assert!(
+        s.votes
+            .iter()
+            .filter(|v| v.token != ")" && v.token != "(")
+            .all(|v| v.mean == 0.0 && v.min.0 == 0.0 && v.max.0 == 0.0)
+    );
+    assert_eq!(s.votes[0].token, ")");
+    // The sentences carry the numbers.
+    assert!(s.text.iter().any(|l| l.contains("3.00")), "{:?}", s.text);
+    assert!(
+        s.text.iter().any(|l| l.contains("`)` +1.00")),
+        "{:?}",
+        s.text
+    );
+    // A trace: every position of "x)x" attends to `)` and votes +1.
+    let e = vocab.encode_padded("x)x", N_CTX, PadSide::Left).unwrap();
+    let tr = rule.trace(&vocab, &e.ids);
+    assert_eq!(tr.len(), N_CTX);
+    assert!(tr.iter().all(|st| st.partners == [")"] && st.vote == 1.0));
+    // Exhaustively the rule is the model, and both are "contains `)`".
+    let close = vocab.id(')');
+    let truth = move |t: &[u32]| t.contains(&close);
+    let ex = exhaustive(
+        &raw,
+        &rule,
+        &alphabet(&vocab),
+        N_CTX,
+        &[PadSide::Left, PadSide::Right],
+        Some(&truth),
+        5,
+        false,
+    );
+    assert_eq!(
+        ex.n,
+        2 * (1..=N_CTX as u32).map(|l| 4u64.pow(l)).sum::<u64>()
+    );
+    assert_eq!(ex.disagreements, 0, "{:?}", ex.examples);
+    assert_eq!(ex.model_accuracy, Some(1.0));
+    assert_eq!(ex.rule_accuracy, Some(1.0));
+    assert_eq!(ex.predicted_errors, 0);
+}
+
+#[test]
+fn extraction_reads_the_planted_counting_rule_back_exactly() {
+    let (raw, vocab) = counter();
+    let rule = HardAttentionRule::from_raw(&raw, DEFAULT_TIE);
+    let s = summarize(&rule, &vocab, 5);
+    assert!((s.threshold - 1.5).abs() < 1e-6);
+    // Uniform attention: every key ties for every query, so every character is everyone's
+    // first choice.
+    assert!(s.votes.iter().all(|v| v.first_choice_of == vocab.d_vocab()));
+    for v in &s.votes {
+        let want = if v.token == "(" || v.token == ")" {
+            1.0
+        } else {
+            0.0
+        };
+        assert_eq!((v.mean, v.min.0, v.max.0), (want, want, want), "{v:?}");
+    }
+    // Rule score = model logit exactly on uniform attention: brackets − 1.5.
+    for text in ["(", "()", "x(x)x", "xx"] {
+        let e = vocab.encode_padded(text, N_CTX, PadSide::Right).unwrap();
+        let brackets = text.chars().filter(|c| "()".contains(*c)).count() as f32;
+        assert!(
+            (rule.score(&e.ids) - (brackets - 1.5)).abs() < 1e-5,
+            "{text}"
+        );
+        assert!(
+            (raw.logit(&e.ids) - (brackets - 1.5)).abs() < 1e-5,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn exhaustive_check_classifies_every_planted_disagreement() {
+    let (raw, vocab) = counter();
+    let brackets = |t: &[u32]| {
+        t.iter()
+            .filter(|&&i| i == vocab.id('(') || i == vocab.id(')'))
+            .count()
+    };
+    let truth = |t: &[u32]| brackets(t) >= 2;
+    // A planted disagreement: a threshold of 0.5 instead of 1.5 says "face" at one
+    // bracket. Exactly those strings disagree, and the adversarial search (rule vs truth)
+    // predicts model errors there that the model does not make.
+    let wrong = HardAttentionRule::from_raw(&raw, DEFAULT_TIE).with_bias(-0.5);
+    let ex = exhaustive(
+        &raw,
+        &wrong,
+        &alphabet(&vocab),
+        N_CTX,
+        &[PadSide::Right],
+        Some(&truth),
+        0,
+        true,
+    );
+    let one_bracket: u64 = (1..=N_CTX as u64)
+        .map(|l| l * 2 * 2u64.pow(l as u32 - 1))
+        .sum();
+    assert_eq!(ex.disagreements, one_bracket);
+    assert_eq!(ex.examples.len() as u64, one_bracket, "keep_all keeps all");
+    assert!(ex.examples.iter().all(|d| brackets(&d.ids) == 1));
+    // Every disagreement is classified; here no attention repair helps (the threshold is
+    // wrong, not the attention), so all are `diffuse`.
+    assert_eq!(ex.by_class.iter().map(|(_, k)| k).sum::<u64>(), one_bracket);
+    assert_eq!(
+        ex.by_class
+            .iter()
+            .find(|(c, _)| *c == rule::Class::Diffuse)
+            .unwrap()
+            .1,
+        one_bracket
+    );
+    assert_eq!(ex.predicted_errors, one_bracket);
+    assert_eq!(ex.false_faces, (one_bracket, 0));
+    assert_eq!(ex.predicted_hits, 0);
+    assert!(ex.adversarial.is_empty());
+}
+
+#[test]
+fn exhaustive_check_finds_and_classifies_a_split_attention_disagreement() {
+    // The magnet model with `(` also a key, slightly below `)`: queries split their
+    // attention between `(` (score 19) and `)` (score 20). With readout [1, −3] a
+    // position attending to both votes (1 − 3)/2 = −1 under the rule's equal split and
+    // 0.73·1 − 0.27·3 ≈ −0.08 under softmax; with b_U = 3, "()" is a face to the model
+    // (3 − 6·0.08 > 0) and not to the rule (3 − 6 < 0).
+    let vocab = Vocab::faces();
+    let cfg = FaceModelConfig::new(vocab.d_vocab(), N_CTX).with_d_model(2);
+    let d = 2;
+    let mut w_e = vec![0.0f32; vocab.d_vocab() * d];
+    w_e[vocab.id(')') as usize * d] = 1.0;
+    w_e[vocab.id('(') as usize * d + 1] = 1.0;
+    let s = std::f32::consts::SQRT_2;
+    let raw = RawModel::new(
+        &cfg,
+        Weights {
+            w_e,
+            w_q: vec![0.0; d * d],
+            b_q: vec![20.0 * s, 19.0 * s],
+            w_k: vec![1.0, 0.0, 0.0, 1.0],
+            b_k: vec![0.0; d],
+            w_v: vec![1.0, 0.0, 0.0, 1.0],
+            b_v: vec![0.0; d],
+            w_u: (0..N_CTX).flat_map(|_| [1.0, -3.0]).collect(),
+            b_u: vec![3.0],
+        },
+    );
+    let rule = HardAttentionRule::from_raw(&raw, DEFAULT_TIE);
+    let e = vocab.encode_padded("()", N_CTX, PadSide::Left).unwrap();
+    assert!(raw.logit(&e.ids) > 0.0 && rule.score(&e.ids) < 0.0);
+    let ex = exhaustive(
+        &raw,
+        &rule,
+        &alphabet(&vocab),
+        4,
+        &[PadSide::Left],
+        None,
+        3,
+        false,
+    );
+    assert!(ex.disagreements > 0);
+    // Every disagreement holds both brackets: split attention, which softmax over the
+    // same partners repairs.
+    let tie_split = ex
+        .by_class
+        .iter()
+        .find(|(c, _)| *c == rule::Class::TieSplit)
+        .unwrap()
+        .1;
+    assert!(tie_split > 0, "{:?}", ex.by_class);
+    let e = ex
+        .examples
+        .iter()
+        .find(|d| d.class == rule::Class::TieSplit)
+        .unwrap();
+    assert!(e.ids.contains(&vocab.id('(')) && e.ids.contains(&vocab.id(')')));
+    assert!(ex.model_accuracy.is_none());
+}
+
+#[test]
+fn scrubbing_the_rule_recovers_the_loss_and_a_wrong_hypothesis_does_not() {
+    let (raw, vocab) = magnet();
+    let rule = HardAttentionRule::from_raw(&raw, DEFAULT_TIE);
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let chars = ['(', ')', 'x', '^'];
+    let items: Vec<(String, bool, PadSide)> = (0..400)
+        .map(|_| {
+            let len = r.random_range(1..=N_CTX);
+            let t: String = (0..len).map(|_| chars[r.random_range(0..4)]).collect();
+            let label = t.contains(')');
+            let side = if r.random_bool(0.5) {
+                PadSide::Left
+            } else {
+                PadSide::Right
+            };
+            (t, label, side)
+        })
+        .collect();
+    let reference = scrub::reference_logits(&raw, &vocab, &items);
+    let all = scrub::scrub_all(&raw, &vocab, &rule, &items, &chars, 4, 7, &reference);
+    let get = |h| all.iter().find(|x| x.hypothesis == h).unwrap();
+    let ru = get(Hypothesis::Rule);
+    assert!(ru.defined);
+    assert!((ru.recovered - 1.0).abs() < 0.01, "{ru:?}");
+    // H_bag is true of this model too (it is permutation-invariant).
+    assert!((get(Hypothesis::Bag).recovered - 1.0).abs() < 0.01);
+    let first = get(Hypothesis::FirstChar);
+    assert!(first.recovered < 0.7, "{first:?}");
+    assert!(ru.self_donor.unwrap() < 0.5, "{ru:?}");
+    // A slice with one label still has a baseline: the reference pool.
+    let faces: Vec<_> = items.iter().filter(|i| i.1).cloned().collect();
+    let one = scrub::scrub_rule(&raw, &vocab, &rule, &faces, 2, 3, &reference);
+    assert!(one.defined && one.l_random > one.l_clean + 0.5, "{one:?}");
+}
+
+#[test]
+fn agreement_counts_decisions_and_r2_uses_the_raw_score() {
+    let (raw, vocab) = magnet();
+    let rule = HardAttentionRule::from_raw(&raw, DEFAULT_TIE);
+    let texts = ["()", "x", "((", "x)"];
+    let ids: Vec<u32> = texts
+        .iter()
+        .flat_map(|t| vocab.encode_padded(t, N_CTX, PadSide::Left).unwrap().ids)
+        .collect();
+    let z: Vec<f32> = ids.chunks(N_CTX).map(|r| raw.logit(r)).collect();
+    let labels = [true, false, true, true];
+    let bracket = [true, false, false, false];
+    let a = rule::agreement(&rule, "t", &ids, &z, &labels, &bracket);
+    assert_eq!(a.n, 4);
+    assert_eq!(a.agreement, 1.0);
+    assert!(a.r2 > 0.99, "{a:?}");
+    assert_eq!(a.rule_accuracy, 0.75);
+    assert_eq!(a.model_accuracy, 0.75);
+    assert_eq!(a.bracket_accuracy, 0.5);
+}
