@@ -83,7 +83,7 @@ fn main() {
         .chars()
         .map(|c| ck.vocab.id(c))
         .collect();
-    let rule = face_interp::rule::HardAttentionRule::from_raw(&raw, face_interp::rule::DEFAULT_TIE);
+    let rule = face_interp::rule::AttentionRule::from_raw(&raw, face_interp::rule::DEFAULT_WINDOW);
     let vocab = ck.vocab.clone();
     let truth = move |t: &[u32]| face_data::contains_face(&vocab.decode(t));
     let mut secs = Vec::new();

@@ -185,7 +185,10 @@ fn report_cmd(run: &Path, opts: &AnalyseOptions) -> anyhow::Result<()> {
     let report = analyse(&loaded, run, opts)?;
     let path = write(&report, run)?;
     for c in &report.conclusions {
-        println!("- {} (§{})", c.text, c.section);
+        let mark = c.stability.as_ref().map_or(String::new(), |s| {
+            format!(" [{}]", face_interp::report::stability_label(s))
+        });
+        println!("- {} (§{}){mark}", c.text, c.section);
     }
     eprintln!("report written in {:.2} s", t.elapsed().as_secs_f64());
     println!("{}", path.display());

@@ -1,4 +1,4 @@
-//! The extracted algorithm (issue 7): a hard-attention reading of the weights, its
+//! The extracted algorithm (issue 7): a sparse-attention reading of the weights, its
 //! plain-language summary, its agreement with the model, and an exhaustive checker that
 //! compares the model with the rule on every string of a restricted domain using the raw
 //! `f32` evaluator.
@@ -6,16 +6,16 @@
 //! The rule, read off the QK and UV tables (see [`crate::decompose`]):
 //!
 //! 1. every position `q` (padding included: pads are queries too) scores each character
-//!    of the string with its own character's row of the QK table, and attends, with
-//!    equal weight, to the characters whose score is within `tie` of the best
-//!    ("partners");
-//! 2. each position casts the vote `UV[q, partner]` (averaged over its partners);
+//!    of the string with its own character's row of the QK table and attends only to its
+//!    "partners", the characters scoring within `window` of its best, in proportion to
+//!    `e^score`; everything further below (under `e^-window` of the best one's weight) is
+//!    ignored;
+//! 2. each position casts the vote `Σ weight · UV[q, partner]`;
 //! 3. the string is a face when `b_U + Σ_q vote_q > 0`.
 //!
-//! With [`DEFAULT_TIE`] = ln 4, a key counts as a partner when softmax would give it at
-//! least a quarter of the best key's weight. When the model's attention is sharp this is
-//! the model; where it is not, [`exhaustive`] lists where they part and why
-//! ([`Class`]).
+//! With a window of 0 this is hard attention (argmax, ties split evenly); as the window
+//! grows it becomes the model. [`DEFAULT_WINDOW`] = 4 drops keys with under 1.8% of the
+//! best key's weight. Where rule and model part, [`exhaustive`] says why ([`Class`]).
 
 use std::collections::HashMap;
 
@@ -25,53 +25,53 @@ use serde::Serialize;
 
 use crate::analysis::token_display;
 
-/// Partners are the keys within `ln 4` of a row's best score: softmax would give each at
-/// least a quarter of the best key's weight. Fixed before looking at any agreement
-/// figure, not tuned on the slices.
-pub const DEFAULT_TIE: f32 = std::f32::consts::LN_2 * 2.0;
+/// The rule's window: keys scoring more than 4 below a row's best (under `e^-4` ≈ 1.8%
+/// of its weight) are ignored. The report scans other windows beside it.
+pub const DEFAULT_WINDOW: f32 = 4.0;
 
-/// The window (in score units) of [`Class::NearTie`]: keys with at least `e^-4` ≈ 1.8%
-/// of the best key's weight.
-pub const NEAR_WINDOW: f32 = 4.0;
+/// The window of [`Class::NearWindow`]: keys down to `e^-6` ≈ 0.25% of the best.
+pub const WIDE_WINDOW: f32 = 6.0;
 
-/// The hard-attention rule, read from the QK and UV tables.
+/// The windows the report scans: hard attention (0), ln 4, 2, 3, 4, 6.
+pub const WINDOWS: [f32; 6] = [0.0, std::f32::consts::LN_2 * 2.0, 2.0, 3.0, 4.0, 6.0];
+
+/// The sparse-attention rule, read from the QK and UV tables.
 #[derive(Debug, Clone)]
-pub struct HardAttentionRule {
+pub struct AttentionRule {
     n_ctx: usize,
     d_vocab: usize,
     qk: Vec<f32>,
     uv: Vec<f32>,
     bias: f32,
     mask_pad: bool,
-    tie: f32,
+    window: f32,
 }
 
-/// One position of a [`HardAttentionRule::trace`].
+/// One position of an [`AttentionRule::trace`].
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Step {
     /// Position.
     pub pos: usize,
     /// Its token.
     pub token: String,
-    /// The tokens it attends to (equal weight), distinct, best first.
-    pub partners: Vec<String>,
-    /// Its vote, `mean UV[pos, partner]`.
+    /// The tokens it attends to and their total weight, heaviest first.
+    pub partners: Vec<(String, f32)>,
+    /// Its vote.
     pub vote: f32,
 }
 
-impl HardAttentionRule {
-    /// Reads the rule off `raw`'s tables; scores within `tie` of a row's best count as
-    /// ties.
-    pub fn from_raw(raw: &RawModel, tie: f32) -> Self {
+impl AttentionRule {
+    /// Reads the rule off `raw`'s tables with the given window.
+    pub fn from_raw(raw: &RawModel, window: f32) -> Self {
         let cfg = raw.config();
-        HardAttentionRule {
+        AttentionRule {
             n_ctx: cfg.n_ctx,
             d_vocab: cfg.d_vocab,
             qk: raw.qk_table().to_vec(),
             uv: raw.uv_table().to_vec(),
             bias: raw.weights().b_u[0],
             mask_pad: cfg.mask_pad_keys,
-            tie,
+            window,
         }
     }
 
@@ -81,12 +81,18 @@ impl HardAttentionRule {
         self
     }
 
-    /// The tie window.
-    pub fn tie(&self) -> f32 {
-        self.tie
+    /// The same rule with another window.
+    pub fn with_window(mut self, window: f32) -> Self {
+        self.window = window;
+        self
     }
 
-    /// `b_U`: the string is a face when the votes sum to more than `-bias`.
+    /// The window.
+    pub fn window(&self) -> f32 {
+        self.window
+    }
+
+    /// `b_U`: the string is a face when the votes sum to at least `-bias`.
     pub fn bias(&self) -> f32 {
         self.bias
     }
@@ -107,16 +113,15 @@ impl HardAttentionRule {
             .fold(f32::NEG_INFINITY, f32::max)
     }
 
-    /// Position `q`'s vote under softmax restricted to the keys within `window` of the
-    /// best (`window = tie` with `equal = true` is the rule itself).
-    fn vote(&self, ids: &[u32], q: usize, window: f32, equal: bool) -> f32 {
+    /// Position `q`'s vote: softmax over the keys within `window` of the best.
+    fn vote(&self, ids: &[u32], q: usize, window: f32) -> f32 {
         let row = self.row(ids[q]);
         let best = self.best(row, ids);
         let (mut sum, mut den) = (0.0f32, 0.0f32);
         for &tk in ids.iter().filter(|&&t| self.live(t)) {
             let s = row[tk as usize];
             if s >= best - window {
-                let w = if equal { 1.0 } else { (s - best).exp() };
+                let w = (s - best).exp();
                 sum += w * self.uv[q * self.d_vocab + tk as usize];
                 den += w;
             }
@@ -127,59 +132,88 @@ impl HardAttentionRule {
     /// Each position's vote, `[n_ctx]`, for one padded row (`ids.len() == n_ctx`).
     pub fn votes(&self, ids: &[u32]) -> Vec<f32> {
         (0..ids.len().min(self.n_ctx))
-            .map(|q| self.vote(ids, q, self.tie, true))
+            .map(|q| self.vote(ids, q, self.window))
             .collect()
     }
 
-    /// The rule's score of one padded row (`ids.len() == n_ctx`): positive means "face".
+    /// The rule's score of one padded row (`ids.len() == n_ctx`): "face" when ≥ 0, like the model (sigmoid ≥ 0.5).
     pub fn score(&self, ids: &[u32]) -> f32 {
-        let mut total = self.bias;
-        for q in 0..ids.len().min(self.n_ctx) {
-            total += self.vote(ids, q, self.tie, true);
-        }
-        total
+        self.score_window(ids, self.window)
     }
 
-    /// The score with softmax weights over the keys within `window` of each row's best
-    /// (an intermediate between the rule and the model, used to explain disagreements).
+    /// The score with another window (the report's window scan; [`Class`]).
     pub fn score_window(&self, ids: &[u32], window: f32) -> f32 {
         let mut total = self.bias;
         for q in 0..ids.len().min(self.n_ctx) {
-            total += self.vote(ids, q, window, false);
+            total += self.vote(ids, q, window);
         }
         total
     }
 
-    /// Position `q`'s partner tokens, sorted, with multiplicity: what the rule says its
-    /// output depends on (with the position itself).
-    pub fn partners(&self, ids: &[u32], q: usize) -> Vec<u32> {
+    /// Position `q`'s query token and partner tokens (sorted, with multiplicity): what
+    /// the rule says its output depends on, with the position itself.
+    pub fn partners(&self, ids: &[u32], q: usize) -> (u32, Vec<u32>) {
         let row = self.row(ids[q]);
         let best = self.best(row, ids);
         let mut p: Vec<u32> = ids
             .iter()
             .copied()
-            .filter(|&t| self.live(t) && row[t as usize] >= best - self.tie)
+            .filter(|&t| self.live(t) && row[t as usize] >= best - self.window)
             .collect();
         p.sort_unstable();
-        p
+        (ids[q], p)
     }
 
-    /// The rule applied step by step to one padded row, for the report and `explain`.
+    /// Mean number of distinct partner characters per position over padded `rows`
+    /// (`[n, n_ctx]`): how sparse the rule's attention is.
+    pub fn mean_partners(&self, rows: &[u32], window: f32) -> f64 {
+        let (mut total, mut count) = (0usize, 0usize);
+        for ids in rows.chunks(self.n_ctx) {
+            for &tq in ids {
+                let row = self.row(tq);
+                let best = self.best(row, ids);
+                let mut p: Vec<u32> = ids
+                    .iter()
+                    .copied()
+                    .filter(|&t| self.live(t) && row[t as usize] >= best - window)
+                    .collect();
+                p.sort_unstable();
+                p.dedup();
+                total += p.len();
+                count += 1;
+            }
+        }
+        total as f64 / count.max(1) as f64
+    }
+
+    /// The rule applied step by step to one padded row, for the report.
     pub fn trace(&self, vocab: &Vocab, ids: &[u32]) -> Vec<Step> {
         (0..ids.len().min(self.n_ctx))
             .map(|q| {
                 let row = self.row(ids[q]);
-                let mut p = self.partners(ids, q);
-                p.dedup();
-                p.sort_by(|a, b| row[*b as usize].total_cmp(&row[*a as usize]));
+                let best = self.best(row, ids);
+                let mut w: Vec<(u32, f32)> = Vec::new();
+                let mut den = 0.0f32;
+                for &t in ids.iter().filter(|&&t| self.live(t)) {
+                    let s = row[t as usize];
+                    if s >= best - self.window {
+                        let e = (s - best).exp();
+                        den += e;
+                        match w.iter_mut().find(|(x, _)| *x == t) {
+                            Some(x) => x.1 += e,
+                            None => w.push((t, e)),
+                        }
+                    }
+                }
+                w.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
                 Step {
                     pos: q,
                     token: token_display(vocab, ids[q], "·", "<unk>"),
-                    partners: p
+                    partners: w
                         .iter()
-                        .map(|&t| token_display(vocab, t, "·", "<unk>"))
+                        .map(|&(t, e)| (token_display(vocab, t, "·", "<unk>"), e / den.max(1e-30)))
                         .collect(),
-                    vote: self.vote(ids, q, self.tie, true),
+                    vote: self.vote(ids, q, self.window),
                 }
             })
             .collect()
@@ -206,9 +240,9 @@ pub struct CharVote {
 /// The rule in plain terms.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RuleSummary {
-    /// The tie window (score units).
-    pub tie: f32,
-    /// The string is a face when its votes sum to more than this (`-b_U`).
+    /// The window (score units).
+    pub window: f32,
+    /// The string is a face when its votes sum to at least this (`-b_U`).
     pub threshold: f32,
     /// Every token's votes, largest mean first.
     pub votes: Vec<CharVote>,
@@ -225,7 +259,7 @@ pub struct RuleSummary {
 }
 
 /// Reads the plain-language summary off the rule's tables; `top` characters each way.
-pub fn summarize(rule: &HardAttentionRule, vocab: &Vocab, top: usize) -> RuleSummary {
+pub fn summarize(rule: &AttentionRule, vocab: &Vocab, top: usize) -> RuleSummary {
     let (dv, n) = (rule.d_vocab, rule.n_ctx);
     let mut first = vec![0usize; dv];
     let mut first_of: Vec<Vec<u32>> = vec![Vec::new(); dv];
@@ -324,12 +358,12 @@ pub fn summarize(rule: &HardAttentionRule, vocab: &Vocab, top: usize) -> RuleSum
     let n_con = votes.iter().filter(|v| v.mean < 0.0).count();
     let mut text = vec![
         format!(
-            "Each of the {n} positions (padding included) looks at the characters of the padded string and attends, with equal weight, to the ones its own character scores highest in the QK table (all within {:.2} of the best: softmax would give each at least {:.0}% of the best one's weight).",
-            rule.tie,
-            100.0 * (-rule.tie).exp()
+            "Each of the {n} positions (padding included) looks at the characters of the padded string and attends only to the few its own character scores highest in the QK table: those within {:.1} of its favourite, weighted by e^score; characters further below (under {:.1}% of the favourite's weight) are ignored.",
+            rule.window,
+            100.0 * (-rule.window).exp()
         ),
         format!(
-            "The attended character casts a vote that depends on the position; the string is called a face when the {n} votes sum to more than {threshold:.2}."
+            "The attended characters cast votes that depend on the position; the string is called a face when the {n} votes sum to at least {threshold:.2}."
         ),
         format!(
             "{n_pro} characters vote for a face on average over positions, strongest first: {}.",
@@ -364,7 +398,7 @@ pub fn summarize(rule: &HardAttentionRule, vocab: &Vocab, top: usize) -> RuleSum
         ));
     }
     RuleSummary {
-        tie: rule.tie,
+        window: rule.window,
         threshold,
         votes,
         magnets,
@@ -397,7 +431,7 @@ pub struct RuleAgreement {
 /// Compares the rule with the model's logits `z` on padded rows `ids` (`[n, n_ctx]`)
 /// whose labels are `labels` and bracket-rule decisions `bracket`.
 pub fn agreement(
-    rule: &HardAttentionRule,
+    rule: &AttentionRule,
     slice: &str,
     ids: &[u32],
     z: &[f32],
@@ -419,9 +453,9 @@ pub fn agreement(
     RuleAgreement {
         slice: slice.into(),
         n,
-        agreement: share(&|i| (z[i] >= 0.0) == (r[i] > 0.0)),
+        agreement: share(&|i| (z[i] >= 0.0) == (r[i] >= 0.0)),
         r2: if sst > 0.0 { 1.0 - sse / sst } else { f64::NAN },
-        rule_accuracy: share(&|i| (r[i] > 0.0) == labels[i]),
+        rule_accuracy: share(&|i| (r[i] >= 0.0) == labels[i]),
         model_accuracy: share(&|i| (z[i] >= 0.0) == labels[i]),
         bracket_accuracy: share(&|i| bracket[i] == labels[i]),
     }
@@ -430,35 +464,32 @@ pub fn agreement(
 /// The truth for a string of token ids (no padding).
 pub type Label<'a> = &'a (dyn Fn(&[u32]) -> bool + Sync);
 
-/// Why the rule and the model part on a string: which of the rule's simplifications
-/// breaks there.
+/// Why the rule and the model part on a string: what the rule's window leaves out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Class {
-    /// Softmax weights instead of equal weights over the same partners agree with the
-    /// model: the partners are right, their split is not even.
-    TieSplit,
-    /// Softmax over the keys within [`NEAR_WINDOW`] of the best agrees with the model:
-    /// keys just outside the tie window carry the decision.
-    NearTie,
-    /// Only the full softmax agrees: attention is diffuse.
+    /// Widening the window to [`WIDE_WINDOW`] agrees with the model: keys just outside
+    /// the window (between `e^-window` and `e^-6` ≈ 0.25% of the best key's weight) carry
+    /// the decision.
+    NearWindow,
+    /// Only the full softmax agrees: many faint keys, each under 0.25% of the best
+    /// one's weight, add up to the decision.
     Diffuse,
 }
 
 impl Class {
     /// Every class.
-    pub const ALL: [Class; 3] = [Class::TieSplit, Class::NearTie, Class::Diffuse];
+    pub const ALL: [Class; 2] = [Class::NearWindow, Class::Diffuse];
 
     /// One line saying what the class means.
     pub fn explain(self) -> &'static str {
         match self {
-            Class::TieSplit => {
-                "the rule picks the right partners but splits attention evenly; softmax weights over the same partners agree with the model"
+            Class::NearWindow => {
+                "keys just outside the window (0.25%–1.8% of the favourite's weight) carry the decision; a window of 6 agrees with the model"
             }
-            Class::NearTie => {
-                "keys just outside the tie window (within 4 score units of the best, ≥ 1.8% of its weight) carry the decision"
+            Class::Diffuse => {
+                "faint keys (under 0.25% of the favourite's weight each) add up to the decision; only the full softmax agrees"
             }
-            Class::Diffuse => "attention is spread wider still; only the full softmax agrees",
         }
     }
 }
@@ -553,11 +584,9 @@ impl Exhaustive {
 }
 
 /// The class of a disagreement on padded `row`.
-fn classify(rule: &HardAttentionRule, row: &[u32], model: bool) -> Class {
-    if (rule.score_window(row, rule.tie) > 0.0) == model {
-        Class::TieSplit
-    } else if (rule.score_window(row, NEAR_WINDOW) > 0.0) == model {
-        Class::NearTie
+fn classify(rule: &AttentionRule, row: &[u32], model: bool) -> Class {
+    if (rule.score_window(row, WIDE_WINDOW.max(rule.window)) >= 0.0) == model {
+        Class::NearWindow
     } else {
         Class::Diffuse
     }
@@ -571,7 +600,7 @@ fn classify(rule: &HardAttentionRule, row: &[u32], model: bool) -> Class {
 #[allow(clippy::too_many_arguments)]
 pub fn exhaustive(
     raw: &RawModel,
-    rule: &HardAttentionRule,
+    rule: &AttentionRule,
     alphabet: &[u32],
     max_len: usize,
     sides: &[PadSide],
@@ -610,7 +639,7 @@ pub fn exhaustive(
                                 }
                                 let z = raw.logit(&row);
                                 let r = rule.score(&row);
-                                let (model, ruled) = (z >= 0.0, r > 0.0);
+                                let (model, ruled) = (z >= 0.0, r >= 0.0);
                                 part.n += 1;
                                 if model != ruled {
                                     part.disagreements += 1;

@@ -5,7 +5,8 @@
 //! H_bag, H_bracket and the control are scrubbed at the input (the string is resampled);
 //! H_rule is scrubbed at the head's output per position (hook_z, read out through
 //! `W_U[q]`): position `q`'s output is taken from another input of the same set whose
-//! position `q` has the same partners under the extracted rule ([`crate::rule`]).
+//! position `q` has the same character and partners under the extracted rule
+//! ([`crate::rule`]).
 
 use std::collections::HashMap;
 
@@ -18,7 +19,7 @@ use serde::Serialize;
 
 use crate::analysis::bce;
 use crate::decompose::decompose;
-use crate::rule::HardAttentionRule;
+use crate::rule::AttentionRule;
 
 /// A hypothesis about what the model uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,8 +33,8 @@ pub enum Hypothesis {
     Bracket,
     /// Only the first character matters (a deliberately wrong control).
     FirstChar,
-    /// The extracted rule: the head's output at position `q` depends only on `q` and
-    /// the characters `q` attends to under the rule (its partners).
+    /// The extracted rule: the head's output at position `q` depends only on `q`, its
+    /// character and the characters `q` attends to under the rule (its partners).
     Rule,
 }
 
@@ -168,8 +169,8 @@ pub fn scrub(
     reference: &[f64],
 ) -> ScrubResult {
     if hyp == Hypothesis::Rule {
-        let rule = HardAttentionRule::from_raw(raw, crate::rule::DEFAULT_TIE);
-        return scrub_rule(raw, vocab, &rule, items, samples, seed, reference);
+        let rule = AttentionRule::from_raw(raw, crate::rule::DEFAULT_WINDOW);
+        return scrub_rule(raw, vocab, &rule, items, &[], samples, seed, reference);
     }
     let own;
     let reference = if reference.is_empty() {
@@ -243,13 +244,16 @@ fn summarise(
 
 /// Scrubs `items` under [`Hypothesis::Rule`]: for each input and position `q`, the
 /// head's output at `q` (its by-query logit contribution, exact from the decomposition)
-/// is taken from a random input of `items` whose position `q` has the same partners under
-/// `rule` (possibly itself), `samples` times per input. `reference` as in [`scrub`].
+/// is taken from a random input of `items` whose position `q` has the same character and
+/// the same partners under `rule` (possibly itself), `samples` times per input. Donors
+/// come from `items` and `pool` (more strings of the same set, not scored themselves).
+/// `reference` as in [`scrub`].
 pub fn scrub_rule(
     raw: &RawModel,
     vocab: &Vocab,
-    rule: &HardAttentionRule,
+    rule: &AttentionRule,
     items: &[(String, bool, PadSide)],
+    pool: &[(String, bool, PadSide)],
     samples: usize,
     seed: u64,
     reference: &[f64],
@@ -257,31 +261,35 @@ pub fn scrub_rule(
     let mut r = ChaCha8Rng::seed_from_u64(seed);
     let n_ctx = raw.config().n_ctx;
     let samples = samples.max(1);
-    let rows: Vec<(Vec<u32>, bool)> = items
-        .iter()
-        .filter_map(|(text, label, side)| {
-            vocab
-                .encode_padded(text, n_ctx, *side)
-                .ok()
-                .map(|e| (e.ids, *label))
-        })
-        .collect();
+    let encode = |set: &[(String, bool, PadSide)]| -> Vec<(Vec<u32>, bool)> {
+        set.iter()
+            .filter_map(|(text, label, side)| {
+                vocab
+                    .encode_padded(text, n_ctx, *side)
+                    .ok()
+                    .map(|e| (e.ids, *label))
+            })
+            .collect()
+    };
+    let mut rows = encode(items);
     let n = rows.len();
+    rows.extend(encode(pool));
     let bias = f64::from(raw.weights().b_u[0]);
     let contrib: Vec<Vec<f64>> = rows
         .iter()
         .map(|(ids, _)| decompose(raw, ids).by_query())
         .collect();
-    let mut buckets: HashMap<(usize, Vec<u32>), Vec<usize>> = HashMap::new();
+    type Key = (usize, (u32, Vec<u32>));
+    let mut buckets: HashMap<Key, Vec<usize>> = HashMap::new();
     let mut keys = Vec::with_capacity(n);
     for (i, (ids, _)) in rows.iter().enumerate() {
-        let k: Vec<(usize, Vec<u32>)> = (0..n_ctx).map(|q| (q, rule.partners(ids, q))).collect();
+        let k: Vec<Key> = (0..n_ctx).map(|q| (q, rule.partners(ids, q))).collect();
         for key in &k {
             buckets.entry(key.clone()).or_default().push(i);
         }
         keys.push(k);
     }
-    let lone = keys
+    let lone = keys[..n]
         .iter()
         .flatten()
         .filter(|k| buckets.get(*k).is_some_and(|b| b.len() == 1))
@@ -292,7 +300,7 @@ pub fn scrub_rule(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    for (i, (_, label)) in rows.iter().enumerate() {
+    for (i, (_, label)) in rows[..n].iter().enumerate() {
         clean.push(bce(logit(i), *label));
         let (mut s, mut rr) = (0.0, 0.0);
         for _ in 0..samples {
@@ -322,13 +330,15 @@ pub fn scrub_rule(
     out
 }
 
-/// Every hypothesis of [`Hypothesis::ALL`] on one set, in that order.
+/// Every hypothesis of [`Hypothesis::ALL`] on one set, in that order (`pool`: extra
+/// donors for H_rule, see [`scrub_rule`]).
 #[allow(clippy::too_many_arguments)]
 pub fn scrub_all(
     raw: &RawModel,
     vocab: &Vocab,
-    rule: &HardAttentionRule,
+    rule: &AttentionRule,
     items: &[(String, bool, PadSide)],
+    pool: &[(String, bool, PadSide)],
     alphabet: &[char],
     samples: usize,
     seed: u64,
@@ -337,7 +347,7 @@ pub fn scrub_all(
     Hypothesis::ALL
         .iter()
         .map(|&h| match h {
-            Hypothesis::Rule => scrub_rule(raw, vocab, rule, items, samples, seed, reference),
+            Hypothesis::Rule => scrub_rule(raw, vocab, rule, items, pool, samples, seed, reference),
             _ => scrub(raw, vocab, items, h, alphabet, samples, seed, reference),
         })
         .collect()

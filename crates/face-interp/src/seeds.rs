@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::report::{AnalyseOptions, Conclusion, Report, analyse};
-use crate::rule::{DEFAULT_TIE, HardAttentionRule};
+use crate::rule::{AttentionRule, DEFAULT_WINDOW};
 use crate::slices::{self, SliceSpec};
 
 /// JSON has no NaN: serde_json writes `null`, read back here as NaN.
@@ -127,6 +127,11 @@ pub struct SweepSummary {
     /// Smallest off-diagonal entry of `rule_agreement` (1 with one seed).
     #[serde(deserialize_with = "nan::one")]
     pub min_rule_agreement: f64,
+    /// Strings of the common set from the first seed's test split (the rest are slices).
+    pub common_test_n: usize,
+    /// Smallest pairwise rule agreement on those test strings alone.
+    #[serde(deserialize_with = "nan::one")]
+    pub min_rule_agreement_test: f64,
     /// Wall seconds (training and analyses).
     pub seconds: f64,
 }
@@ -314,6 +319,7 @@ pub fn sweep(cfg: &TrainConfig, opts: &SweepOptions) -> Result<SweepSummary> {
         .take(opts.common_size * n_ctx)
         .copied()
         .collect();
+    let common_test_n = common.len() / n_ctx;
     for s in slices::generated(&spec)? {
         common.extend(s.encode(&ck.vocab, n_ctx)?.0);
     }
@@ -321,8 +327,8 @@ pub fn sweep(cfg: &TrainConfig, opts: &SweepOptions) -> Result<SweepSummary> {
     let rules: Vec<Vec<bool>> = raws
         .iter()
         .map(|raw| {
-            let rule = HardAttentionRule::from_raw(raw, DEFAULT_TIE);
-            common.chunks(n_ctx).map(|r| rule.score(r) > 0.0).collect()
+            let rule = AttentionRule::from_raw(raw, DEFAULT_WINDOW);
+            common.chunks(n_ctx).map(|r| rule.score(r) >= 0.0).collect()
         })
         .collect();
     let models: Vec<Vec<bool>> = raws
@@ -342,6 +348,17 @@ pub fn sweep(cfg: &TrainConfig, opts: &SweepOptions) -> Result<SweepSummary> {
             .collect()
     };
     let rule_agreement = pairwise(&rules);
+    let test_only: Vec<Vec<bool>> = rules.iter().map(|r| r[..common_test_n].to_vec()).collect();
+    let min_rule_agreement_test = pairwise(&test_only)
+        .iter()
+        .enumerate()
+        .flat_map(|(i, row)| {
+            row.iter()
+                .enumerate()
+                .filter(move |(j, _)| *j != i)
+                .map(|(_, v)| *v)
+        })
+        .fold(1.0, f64::min);
     let model_agreement = pairwise(&models);
     let min_rule_agreement = (0..opts.n)
         .flat_map(|i| (0..opts.n).filter(move |&j| j != i).map(move |j| (i, j)))
@@ -367,6 +384,8 @@ pub fn sweep(cfg: &TrainConfig, opts: &SweepOptions) -> Result<SweepSummary> {
         rule_agreement,
         model_agreement,
         min_rule_agreement,
+        common_test_n,
+        min_rule_agreement_test,
         seconds: t0.elapsed().as_secs_f64(),
     };
     write(&summary, &opts.out)?;
@@ -450,9 +469,11 @@ pub fn markdown(s: &SweepSummary) -> String {
     );
     md.heading(2, "Pairwise agreement of the extracted rules");
     md.para(&format!(
-        "On {} common strings (the first seed's test split and slices): smallest {:.2}%.",
+        "On {} common strings (the first seed's test split and slices): smallest {:.2}%; on the {} test strings alone: smallest {:.2}%.",
         s.common_n,
-        100.0 * s.min_rule_agreement
+        100.0 * s.min_rule_agreement,
+        s.common_test_n,
+        100.0 * s.min_rule_agreement_test
     ));
     let header: Vec<String> = std::iter::once("seed".to_string())
         .chain(s.seeds.iter().map(|x| x.to_string()))

@@ -226,7 +226,7 @@ fn position_ablation_finds_the_bracket_positions() {
 
 #[test]
 fn exhaustive_check_agrees_on_the_planted_rule_and_finds_a_planted_disagreement() {
-    use face_interp::rule::{HardAttentionRule, exhaustive};
+    use face_interp::rule::{AttentionRule, exhaustive};
     let (m, vocab) = planted();
     let raw = face_model::RawModel::new(&m_config(&vocab), face_model::Weights::from_model(&m));
     let alphabet: Vec<u32> = ['(', ')', 'a', 'b'].iter().map(|&c| vocab.id(c)).collect();
@@ -236,7 +236,7 @@ fn exhaustive_check_agrees_on_the_planted_rule_and_finds_a_planted_disagreement(
             .count()
     };
     let truth = |t: &[u32]| brackets(t) >= 2;
-    let rule = HardAttentionRule::from_raw(&raw, 1e-6);
+    let rule = AttentionRule::from_raw(&raw, 1e-6);
     let r = exhaustive(
         &raw,
         &rule,

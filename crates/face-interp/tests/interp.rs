@@ -291,13 +291,13 @@ fn report_has_every_section_and_its_json_matches_recomputed_values() {
     let md = std::fs::read_to_string(tmp.path().join("report/report.md")).unwrap();
     assert!(md.contains("| in_distribution |"));
     // The rule's agreement on the test split, recomputed from the weights.
-    let rule = face_interp::rule::HardAttentionRule::from_raw(&r, face_interp::rule::DEFAULT_TIE);
+    let rule = face_interp::rule::AttentionRule::from_raw(&r, face_interp::rule::DEFAULT_WINDOW);
     let agree = splits
         .test
         .ids
         .chunks(r.config().n_ctx)
         .zip(&z)
-        .filter(|(row, z)| (rule.score(row) > 0.0) == (**z >= 0.0))
+        .filter(|(row, z)| (rule.score(row) >= 0.0) == (**z >= 0.0))
         .count() as f64
         / z.len() as f64;
     let ja = &json["algorithm"]["agreement"][0];

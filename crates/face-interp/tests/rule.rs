@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use face_data::{PadSide, Vocab};
-use face_interp::rule::{self, DEFAULT_TIE, HardAttentionRule, exhaustive, summarize};
+use face_interp::rule::{self, AttentionRule, DEFAULT_WINDOW, exhaustive, summarize};
 use face_interp::scrub::{self, Hypothesis};
 use face_model::{FaceModelConfig, RawModel, Weights};
 use rand::{Rng, SeedableRng};
@@ -69,7 +69,7 @@ fn alphabet(vocab: &Vocab) -> Vec<u32> {
 #[test]
 fn extraction_reads_the_planted_magnet_rule_back_exactly() {
     let (raw, vocab) = magnet();
-    let rule = HardAttentionRule::from_raw(&raw, DEFAULT_TIE);
+    let rule = AttentionRule::from_raw(&raw, DEFAULT_WINDOW);
     let s = summarize(&rule, &vocab, 5);
     assert!((s.threshold - 3.0).abs() < 1e-6, "{}", s.threshold);
     // The magnet: `)` is every query character's first choice, and the only one.
@@ -102,7 +102,10 @@ fn extraction_reads_the_planted_magnet_rule_back_exactly() {
     let e = vocab.encode_padded("x)x", N_CTX, PadSide::Left).unwrap();
     let tr = rule.trace(&vocab, &e.ids);
     assert_eq!(tr.len(), N_CTX);
-    assert!(tr.iter().all(|st| st.partners == [")"] && st.vote == 1.0));
+    assert!(
+        tr.iter()
+            .all(|st| st.partners == [(")".to_string(), 1.0)] && st.vote == 1.0)
+    );
     // Exhaustively the rule is the model, and both are "contains `)`".
     let close = vocab.id(')');
     let truth = move |t: &[u32]| t.contains(&close);
@@ -129,7 +132,7 @@ fn extraction_reads_the_planted_magnet_rule_back_exactly() {
 #[test]
 fn extraction_reads_the_planted_counting_rule_back_exactly() {
     let (raw, vocab) = counter();
-    let rule = HardAttentionRule::from_raw(&raw, DEFAULT_TIE);
+    let rule = AttentionRule::from_raw(&raw, DEFAULT_WINDOW);
     let s = summarize(&rule, &vocab, 5);
     assert!((s.threshold - 1.5).abs() < 1e-6);
     // Uniform attention: every key ties for every query, so every character is everyone's
@@ -170,7 +173,7 @@ fn exhaustive_check_classifies_every_planted_disagreement() {
     // A planted disagreement: a threshold of 0.5 instead of 1.5 says "face" at one
     // bracket. Exactly those strings disagree, and the adversarial search (rule vs truth)
     // predicts model errors there that the model does not make.
-    let wrong = HardAttentionRule::from_raw(&raw, DEFAULT_TIE).with_bias(-0.5);
+    let wrong = AttentionRule::from_raw(&raw, DEFAULT_WINDOW).with_bias(-0.5);
     let ex = exhaustive(
         &raw,
         &wrong,
@@ -205,36 +208,48 @@ fn exhaustive_check_classifies_every_planted_disagreement() {
 }
 
 #[test]
-fn exhaustive_check_finds_and_classifies_a_split_attention_disagreement() {
-    // The magnet model with `(` also a key, slightly below `)`: queries split their
-    // attention between `(` (score 19) and `)` (score 20). With readout [1, −3] a
-    // position attending to both votes (1 − 3)/2 = −1 under the rule's equal split and
-    // 0.73·1 − 0.27·3 ≈ −0.08 under softmax; with b_U = 3, "()" is a face to the model
-    // (3 − 6·0.08 > 0) and not to the rule (3 − 6 < 0).
+fn exhaustive_check_finds_and_classifies_what_the_window_leaves_out() {
+    // The magnet model with two faint keys: `(` scores 5 below `)` and `^` 8 below, so
+    // the rule (window 4) ignores both. Their votes are huge and negative: `(` −1000
+    // (weight e^-5 ≈ 0.0067: −6.7 per position), `^` −100000 (weight e^-8 ≈ 0.00034:
+    // −34 per position). With b_U = 0 the rule says "face" whenever `)` occurs; the
+    // model says no when `(` or `^` occurs too. A window of 6 sees `(` but not `^`.
     let vocab = Vocab::faces();
-    let cfg = FaceModelConfig::new(vocab.d_vocab(), N_CTX).with_d_model(2);
-    let d = 2;
+    let cfg = FaceModelConfig::new(vocab.d_vocab(), N_CTX).with_d_model(3);
+    let d = 3;
     let mut w_e = vec![0.0f32; vocab.d_vocab() * d];
     w_e[vocab.id(')') as usize * d] = 1.0;
     w_e[vocab.id('(') as usize * d + 1] = 1.0;
-    let s = std::f32::consts::SQRT_2;
+    w_e[vocab.id('^') as usize * d + 2] = 1.0;
+    let s = 3f32.sqrt();
+    let mut w_v = vec![0.0; d * d];
+    for i in 0..d {
+        w_v[i * d + i] = 1.0;
+    }
+    let mut w_k = vec![0.0; d * d];
+    for i in 0..d {
+        w_k[i * d + i] = 1.0;
+    }
     let raw = RawModel::new(
         &cfg,
         Weights {
             w_e,
             w_q: vec![0.0; d * d],
-            b_q: vec![20.0 * s, 19.0 * s],
-            w_k: vec![1.0, 0.0, 0.0, 1.0],
+            b_q: vec![20.0 * s, 15.0 * s, 12.0 * s],
+            w_k,
             b_k: vec![0.0; d],
-            w_v: vec![1.0, 0.0, 0.0, 1.0],
+            w_v,
             b_v: vec![0.0; d],
-            w_u: (0..N_CTX).flat_map(|_| [1.0, -3.0]).collect(),
-            b_u: vec![3.0],
+            w_u: (0..N_CTX)
+                .flat_map(|_| [1.0, -1000.0, -100_000.0])
+                .collect(),
+            b_u: vec![0.0],
         },
     );
-    let rule = HardAttentionRule::from_raw(&raw, DEFAULT_TIE);
-    let e = vocab.encode_padded("()", N_CTX, PadSide::Left).unwrap();
-    assert!(raw.logit(&e.ids) > 0.0 && rule.score(&e.ids) < 0.0);
+    let rule = AttentionRule::from_raw(&raw, DEFAULT_WINDOW);
+    let row = |t: &str| vocab.encode_padded(t, N_CTX, PadSide::Left).unwrap().ids;
+    assert!(rule.score(&row("()")) > 0.0 && raw.logit(&row("()")) < 0.0);
+    assert!(rule.score(&row(")^")) > 0.0 && raw.logit(&row(")^")) < 0.0);
     let ex = exhaustive(
         &raw,
         &rule,
@@ -242,32 +257,60 @@ fn exhaustive_check_finds_and_classifies_a_split_attention_disagreement() {
         4,
         &[PadSide::Left],
         None,
-        3,
-        false,
+        0,
+        true,
     );
-    assert!(ex.disagreements > 0);
-    // Every disagreement holds both brackets: split attention, which softmax over the
-    // same partners repairs.
-    let tie_split = ex
-        .by_class
-        .iter()
-        .find(|(c, _)| *c == rule::Class::TieSplit)
-        .unwrap()
-        .1;
-    assert!(tie_split > 0, "{:?}", ex.by_class);
-    let e = ex
+    let (open, close, caret) = (vocab.id('('), vocab.id(')'), vocab.id('^'));
+    // Exactly the strings with `)` and a faint key disagree ...
+    let expected = |t: &[u32]| t.contains(&close) && (t.contains(&open) || t.contains(&caret));
+    let n_expected: u64 = (1..=4u32)
+        .map(|l| {
+            (0..4u64.pow(l))
+                .filter(|&i| {
+                    let t: Vec<u32> = (0..l)
+                        .map(|p| alphabet(&vocab)[((i / 4u64.pow(p)) % 4) as usize])
+                        .collect();
+                    expected(&t)
+                })
+                .count() as u64
+        })
+        .sum();
+    let odd: Vec<_> = ex
         .examples
         .iter()
-        .find(|d| d.class == rule::Class::TieSplit)
-        .unwrap();
-    assert!(e.ids.contains(&vocab.id('(')) && e.ids.contains(&vocab.id(')')));
+        .filter(|d| !expected(&d.ids))
+        .map(|d| (vocab.decode(&d.ids), d.logit, d.score))
+        .collect();
+    assert_eq!(ex.disagreements, n_expected, "{odd:?}");
+    assert!(ex.examples.iter().all(|d| expected(&d.ids)));
+    // ... and the class says which: with `(`, a window of 6 repairs it; with only `^`,
+    // nothing short of the full softmax does.
+    for d in &ex.examples {
+        let want = if d.ids.contains(&open) {
+            rule::Class::NearWindow
+        } else {
+            rule::Class::Diffuse
+        };
+        assert_eq!(d.class, want, "{:?}", d.ids);
+    }
+    let count = |c| ex.by_class.iter().find(|(x, _)| *x == c).unwrap().1;
+    assert!(count(rule::Class::NearWindow) > 0 && count(rule::Class::Diffuse) > 0);
     assert!(ex.model_accuracy.is_none());
+    // The trace shows the weights: `)` alone, at weight 1.
+    let tr = rule.trace(&vocab, &row("x()"));
+    assert_eq!(tr[0].partners, [(")".to_string(), 1.0)]);
+    // A wide enough window is the model again.
+    let wide = rule.clone().with_window(30.0);
+    for t in ["()", ")^", "x)", "(^"] {
+        let (a, b) = (wide.score(&row(t)), raw.logit(&row(t)));
+        assert!((a - b).abs() <= 1e-3 * b.abs().max(1.0), "{t}: {a} vs {b}");
+    }
 }
 
 #[test]
 fn scrubbing_the_rule_recovers_the_loss_and_a_wrong_hypothesis_does_not() {
     let (raw, vocab) = magnet();
-    let rule = HardAttentionRule::from_raw(&raw, DEFAULT_TIE);
+    let rule = AttentionRule::from_raw(&raw, DEFAULT_WINDOW);
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(2);
     let chars = ['(', ')', 'x', '^'];
     let items: Vec<(String, bool, PadSide)> = (0..400)
@@ -284,7 +327,7 @@ fn scrubbing_the_rule_recovers_the_loss_and_a_wrong_hypothesis_does_not() {
         })
         .collect();
     let reference = scrub::reference_logits(&raw, &vocab, &items);
-    let all = scrub::scrub_all(&raw, &vocab, &rule, &items, &chars, 4, 7, &reference);
+    let all = scrub::scrub_all(&raw, &vocab, &rule, &items, &[], &chars, 4, 7, &reference);
     let get = |h| all.iter().find(|x| x.hypothesis == h).unwrap();
     let ru = get(Hypothesis::Rule);
     assert!(ru.defined);
@@ -296,14 +339,14 @@ fn scrubbing_the_rule_recovers_the_loss_and_a_wrong_hypothesis_does_not() {
     assert!(ru.self_donor.unwrap() < 0.5, "{ru:?}");
     // A slice with one label still has a baseline: the reference pool.
     let faces: Vec<_> = items.iter().filter(|i| i.1).cloned().collect();
-    let one = scrub::scrub_rule(&raw, &vocab, &rule, &faces, 2, 3, &reference);
+    let one = scrub::scrub_rule(&raw, &vocab, &rule, &faces, &[], 2, 3, &reference);
     assert!(one.defined && one.l_random > one.l_clean + 0.5, "{one:?}");
 }
 
 #[test]
 fn agreement_counts_decisions_and_r2_uses_the_raw_score() {
     let (raw, vocab) = magnet();
-    let rule = HardAttentionRule::from_raw(&raw, DEFAULT_TIE);
+    let rule = AttentionRule::from_raw(&raw, DEFAULT_WINDOW);
     let texts = ["()", "x", "((", "x)"];
     let ids: Vec<u32> = texts
         .iter()
