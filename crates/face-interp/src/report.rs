@@ -1385,7 +1385,7 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
                         .collect::<Vec<_>>(),
                 ),
                 format!(
-                    "Causal scrubbing, share of the BCE loss recovered on the test split: {}; {}; {}; {}. The share is undefined on {} where the model does no better than a random input. H_rule found no other donor for {} of the test split's (string, position) pairs.",
+                    "Causal scrubbing, share of the BCE loss recovered on the test split: {}; {}; {}; {}. The share is undefined on {} where the model is not clearly better than a random input (its loss under 25% below). H_rule found no other donor for {} of the test split's (string, position) pairs.",
                     part(Hypothesis::Rule),
                     part(Hypothesis::Bag),
                     part(Hypothesis::Bracket),
@@ -2319,7 +2319,7 @@ fn render_algorithm(page: &mut Page, r: &Report) {
 
     // Scrubbing.
     let mut body = html::para(&format!(
-        "Share of the BCE loss recovered, (L_random − L_scrubbed) / (L_random − L_clean), ± bootstrap SE, on up to {} strings per slice with {} scrubbed samples each. L_random is the loss when the input is replaced by a random test-split string (either label), so slices with one label still have a baseline. 100% means the model behaves as the hypothesis says; 0% as if the input were random; above 100% means the scrubbed inputs score better than the real ones. ΔL = L_scrubbed − L_clean in nats. n/a: the model does no better than a random input on that slice (L_random − L_clean < 10% of L_random), so the share is undefined.",
+        "Share of the BCE loss recovered, (L_random − L_scrubbed) / (L_random − L_clean), ± bootstrap SE, on up to {} strings per slice with {} scrubbed samples each. L_random is the loss when the input is replaced by a random test-split string (either label), so slices with one label still have a baseline. 100% means the model behaves as the hypothesis says; 0% as if the input were random; above 100% means the scrubbed inputs score better than the real ones. ΔL = L_scrubbed − L_clean in nats. n/a: the model is not clearly better than a random input on that slice (L_random − L_clean < 25% of L_random), so the share is undefined.",
         al.scrub_size, al.scrub_samples
     ));
     body.push_str(&html::list(

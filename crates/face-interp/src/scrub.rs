@@ -113,12 +113,13 @@ pub struct ScrubResult {
     /// Mean BCE on scrubbed inputs (against the original labels).
     pub l_scrubbed: f64,
     /// Mean BCE of the model's logit on a random input of the reference pool (against
-    /// the original labels): what the model scores when it ignores its input.
+    /// the original labels, averaged over the whole pool, so the same for every
+    /// hypothesis): what the model scores when it ignores its input.
     pub l_random: f64,
     /// `(L_random − L_scrubbed) / (L_random − L_clean)`.
     pub recovered: f64,
     /// False when the model is not clearly better than a random input on this set
-    /// (`L_random − L_clean < 0.1 · L_random`): the ratio's denominator is then near zero
+    /// (`L_random − L_clean < 0.25 · L_random`): the ratio's denominator is then near zero
     /// or negative and `recovered` means nothing; read `L_scrubbed − L_clean` instead.
     pub defined: bool,
     /// Bootstrap standard error of `recovered` (200 resamples of the inputs).
@@ -179,6 +180,7 @@ pub fn scrub(
     } else {
         reference
     };
+    let random_loss = expected_loss(reference);
     let mut r = ChaCha8Rng::seed_from_u64(seed);
     let n = items.len();
     let samples = samples.max(1);
@@ -188,18 +190,23 @@ pub fn scrub(
     for (text, label, side) in items {
         clean.push(bce(logit(raw, vocab, text, *side), *label));
         let mut s = 0.0;
-        let mut rr = 0.0;
         for _ in 0..samples {
             let t = hyp
                 .resample(text, alphabet, &mut r)
                 .unwrap_or_else(|| text.clone());
             s += bce(logit(raw, vocab, &t, *side), *label);
-            rr += bce(reference[r.random_range(0..reference.len())], *label);
         }
         scrubbed.push(s / samples as f64);
-        random.push(rr / samples as f64);
+        random.push(random_loss[usize::from(*label)]);
     }
     summarise(hyp, &clean, &scrubbed, &random, &mut r)
+}
+
+/// `L_random` for each label: the mean BCE, against "no face" and against "face", of
+/// the model's logits on the reference pool (its expectation over a random input).
+fn expected_loss(reference: &[f64]) -> [f64; 2] {
+    let n = reference.len().max(1) as f64;
+    [false, true].map(|label| reference.iter().map(|&z| bce(z, label)).sum::<f64>() / n)
 }
 
 /// The recovered share and its bootstrap SE from per-input losses.
@@ -235,7 +242,7 @@ fn summarise(
         l_scrubbed: avg(scrubbed),
         l_random: avg(random),
         recovered,
-        defined: avg(random) - avg(clean) >= 0.1 * avg(random) && avg(random) > 0.0,
+        defined: avg(random) - avg(clean) >= 0.25 * avg(random) && avg(random) > 0.0,
         se,
         n,
         self_donor: None,
@@ -248,6 +255,7 @@ fn summarise(
 /// the same partners under `rule` (possibly itself), `samples` times per input. Donors
 /// come from `items` and `pool` (more strings of the same set, not scored themselves).
 /// `reference` as in [`scrub`].
+#[allow(clippy::too_many_arguments)]
 pub fn scrub_rule(
     raw: &RawModel,
     vocab: &Vocab,
@@ -295,6 +303,13 @@ pub fn scrub_rule(
         .filter(|k| buckets.get(*k).is_some_and(|b| b.len() == 1))
         .count();
     let logit = |i: usize| bias + contrib[i].iter().sum::<f64>();
+    let own: Vec<f64>;
+    let random_loss = expected_loss(if reference.is_empty() {
+        own = (0..n).map(logit).collect();
+        &own
+    } else {
+        reference
+    });
     let (mut clean, mut scrubbed, mut random) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -302,7 +317,7 @@ pub fn scrub_rule(
     );
     for (i, (_, label)) in rows[..n].iter().enumerate() {
         clean.push(bce(logit(i), *label));
-        let (mut s, mut rr) = (0.0, 0.0);
+        let mut s = 0.0;
         for _ in 0..samples {
             let z = bias
                 + keys[i]
@@ -313,17 +328,9 @@ pub fn scrub_rule(
                     })
                     .sum::<f64>();
             s += bce(z, *label);
-            rr += bce(
-                if reference.is_empty() {
-                    logit(r.random_range(0..n))
-                } else {
-                    reference[r.random_range(0..reference.len())]
-                },
-                *label,
-            );
         }
         scrubbed.push(s / samples as f64);
-        random.push(rr / samples as f64);
+        random.push(random_loss[usize::from(*label)]);
     }
     let mut out = summarise(Hypothesis::Rule, &clean, &scrubbed, &random, &mut r);
     out.self_donor = Some(lone as f64 / (n * n_ctx).max(1) as f64);

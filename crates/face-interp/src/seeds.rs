@@ -185,6 +185,9 @@ fn spread(values: &[f64]) -> (f64, f64, f64, f64) {
     (mean, sd, min, max)
 }
 
+/// One worker's result, filled in when its seed is done.
+type Slot = std::sync::Mutex<Option<Result<(Report, RawModel)>>>;
+
 /// Trains one seed (or finds it trained) and analyses it.
 fn one(cfg: &TrainConfig, dir: &Path, opts: &SweepOptions) -> Result<(Report, RawModel)> {
     let mut t = TrainOptions::new(dir);
@@ -225,8 +228,7 @@ pub fn sweep(cfg: &TrainConfig, opts: &SweepOptions) -> Result<SweepSummary> {
         .collect();
     // A simple work queue: `parallel` workers take the next seed until none is left.
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<Result<(Report, RawModel)>>>> =
-        (0..opts.n).map(|_| std::sync::Mutex::new(None)).collect();
+    let slots: Vec<Slot> = (0..opts.n).map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..opts.parallel.max(1) {
             s.spawn(|| {
