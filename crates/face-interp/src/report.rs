@@ -2031,49 +2031,12 @@ pub fn render_markdown(r: &Report) -> String {
     for line in &al.rule.text {
         md.bullet(line);
     }
-    let rows: Vec<Vec<String>> = al
-        .agreement
-        .iter()
-        .map(|a| {
-            vec![
-                a.slice.clone(),
-                a.n.to_string(),
-                pct(a.agreement),
-                format!("{:.3}", a.r2),
-                pct(a.rule_accuracy),
-                pct(a.model_accuracy),
-            ]
-        })
-        .collect();
-    md.table(
-        &[
-            "slice",
-            "n",
-            "rule = model",
-            "R²",
-            "rule accuracy",
-            "model accuracy",
-        ],
-        &rows,
-    );
+    let (headers, rows) = agreement_table(al);
+    md.table(&headers, &rows);
     md.heading(2, "Causal scrubbing (% loss recovered ± SE)");
-    let mut headers = vec!["slice".to_string()];
-    headers.extend(
-        crate::scrub::Hypothesis::ALL
-            .iter()
-            .map(|h| h.label().to_string()),
-    );
-    let headers_: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let rows: Vec<Vec<String>> = al
-        .scrubbing
-        .iter()
-        .map(|s| {
-            std::iter::once(s.slice.clone())
-                .chain(s.results.iter().map(scrub_cell))
-                .collect()
-        })
-        .collect();
-    md.table(&headers_, &rows);
+    let (headers, rows) = scrub_table(al);
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    md.table(&headers, &rows);
     let ex = &al.exhaustive;
     md.heading(2, "Exhaustive check");
     md.para(&format!(
@@ -2121,6 +2084,60 @@ fn disagreements_tsv(r: &Report) -> String {
     out
 }
 
+/// Rule vs model (and truth) per slice: headers and rows, for the HTML and the Markdown.
+fn agreement_table(al: &AlgorithmReport) -> ([&'static str; 7], Vec<Vec<String>>) {
+    let rows = al
+        .agreement
+        .iter()
+        .map(|a| {
+            vec![
+                a.slice.clone(),
+                a.n.to_string(),
+                pct(a.agreement),
+                format!("{:.3}", a.r2),
+                pct(a.rule_accuracy),
+                pct(a.model_accuracy),
+                pct(a.bracket_accuracy),
+            ]
+        })
+        .collect();
+    (
+        [
+            "slice",
+            "n",
+            "rule = model",
+            "R² (score vs logit)",
+            "rule accuracy",
+            "model accuracy",
+            "bracket rule accuracy",
+        ],
+        rows,
+    )
+}
+
+/// Scrubbing per slice and hypothesis: headers and rows.
+fn scrub_table(al: &AlgorithmReport) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut headers = vec!["slice".to_string(), "n".to_string()];
+    headers.extend(
+        crate::scrub::Hypothesis::ALL
+            .iter()
+            .map(|h| h.label().to_string()),
+    );
+    let rows = al
+        .scrubbing
+        .iter()
+        .map(|s| {
+            let mut row = vec![
+                s.slice.clone(),
+                s.results.first().map_or(0, |x| x.n).to_string(),
+            ];
+            row.extend(s.results.iter().map(scrub_cell));
+            row
+        })
+        .collect();
+    (headers, rows)
+}
+
 /// One scrubbing cell: `96.2% ± 2.5 (ΔL +0.07)`, or `n/a (ΔL …)` when undefined.
 fn scrub_cell(x: &crate::scrub::ScrubResult) -> String {
     let dl = x.l_scrubbed - x.l_clean;
@@ -2151,7 +2168,6 @@ pub fn stability_label(s: &crate::seeds::Stability) -> String {
 
 /// The extracted rule, scrubbing, exhaustive check and adversarial inputs.
 fn render_algorithm(page: &mut Page, r: &Report) {
-    use crate::scrub::Hypothesis;
     let al = &r.algorithm;
     let ru = &al.rule;
     // The rule.
@@ -2232,37 +2248,12 @@ fn render_algorithm(page: &mut Page, r: &Report) {
         &rows,
     ));
     // Agreement per slice.
-    let rows: Vec<Vec<String>> = al
-        .agreement
-        .iter()
-        .map(|a| {
-            vec![
-                a.slice.clone(),
-                a.n.to_string(),
-                pct(a.agreement),
-                format!("{:.3}", a.r2),
-                pct(a.rule_accuracy),
-                pct(a.model_accuracy),
-                pct(a.bracket_accuracy),
-            ]
-        })
-        .collect();
     body.push_str(&html::para(&format!(
         "Agreement with the model's decision per slice (goal ≥ 99.5% in distribution, ≥ 97% on every slice); R² of the rule's score taken as the logit (not refitted); and accuracy against contains_face. Worst slice: {}.",
         al.worst_agreement
     )));
-    body.push_str(&html::table(
-        &[
-            "slice",
-            "n",
-            "rule = model",
-            "R² (score vs logit)",
-            "rule accuracy",
-            "model accuracy",
-            "bracket rule accuracy",
-        ],
-        &rows,
-    ));
+    let (headers, rows) = agreement_table(al);
+    body.push_str(&html::table(&headers, &rows));
     body.push_str(&html::figure(
         plot::bar_chart(
             "Rule vs model, per slice",
@@ -2328,22 +2319,9 @@ fn render_algorithm(page: &mut Page, r: &Report) {
             .map(|(h, c)| format!("{h}: {c}"))
             .collect::<Vec<_>>(),
     ));
-    let mut headers = vec!["slice".to_string(), "n".to_string()];
-    headers.extend(Hypothesis::ALL.iter().map(|h| h.label().to_string()));
-    let headers_: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let rows: Vec<Vec<String>> = al
-        .scrubbing
-        .iter()
-        .map(|s| {
-            let mut row = vec![
-                s.slice.clone(),
-                s.results.first().map_or(0, |x| x.n).to_string(),
-            ];
-            row.extend(s.results.iter().map(scrub_cell));
-            row
-        })
-        .collect();
-    body.push_str(&html::table(&headers_, &rows));
+    let (headers, rows) = scrub_table(al);
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    body.push_str(&html::table(&headers, &rows));
     if let Some(share) = al
         .scrubbing
         .iter()
@@ -2455,22 +2433,8 @@ fn render_seeds(page: &mut Page, s: &crate::seeds::SweepSummary) {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let rows: Vec<Vec<String>> = s
-        .conclusions
-        .iter()
-        .map(|c| {
-            vec![
-                c.key.clone(),
-                if c.stable { "stable" } else { "not stable" }.into(),
-                format!("{}/{}", c.holds, c.verdicts.len()),
-                c.verdicts.first().cloned().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    body.push_str(&html::table(
-        &["conclusion", "", "holds", "verdict (first seed)"],
-        &rows,
-    ));
+    let (headers, rows) = crate::seeds::stability_table(s);
+    body.push_str(&html::table(&headers, &rows));
     let rows: Vec<Vec<String>> = s
         .figures
         .iter()

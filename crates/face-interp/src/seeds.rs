@@ -409,6 +409,23 @@ pub fn write(s: &SweepSummary, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The stability table: per conclusion, stable or not, on how many seeds, the verdict.
+pub fn stability_table(s: &SweepSummary) -> ([&'static str; 4], Vec<Vec<String>>) {
+    let rows = s
+        .conclusions
+        .iter()
+        .map(|c| {
+            vec![
+                c.key.clone(),
+                if c.stable { "stable" } else { "not stable" }.into(),
+                format!("{}/{}", c.holds, c.verdicts.len()),
+                c.verdicts.first().cloned().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    (["conclusion", "", "holds", "verdict (first seed)"], rows)
+}
+
 /// The sweep as Markdown: the stability table, the figures, the pairwise agreement.
 pub fn markdown(s: &SweepSummary) -> String {
     let mut md = crate::html::Markdown::new();
@@ -424,19 +441,8 @@ pub fn markdown(s: &SweepSummary) -> String {
         s.seconds
     ));
     md.heading(2, "Conclusions");
-    let rows: Vec<Vec<String>> = s
-        .conclusions
-        .iter()
-        .map(|c| {
-            vec![
-                c.key.clone(),
-                if c.stable { "stable" } else { "not stable" }.into(),
-                format!("{}/{}", c.holds, c.verdicts.len()),
-                c.verdicts.first().cloned().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    md.table(&["conclusion", "", "holds", "verdict (first seed)"], &rows);
+    let (headers, rows) = stability_table(s);
+    md.table(&headers, &rows);
     md.heading(2, "Key figures");
     let rows: Vec<Vec<String>> = s
         .figures
