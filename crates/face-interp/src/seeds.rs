@@ -17,6 +17,7 @@ use face_train::{DeviceChoice, TrainOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::plot::fmt_precise as fmt_num;
 use crate::report::{AnalyseOptions, Conclusion, Report, analyse};
 use crate::rule::{AttentionRule, DEFAULT_WINDOW};
 use crate::slices::{self, SliceSpec};
@@ -451,13 +452,13 @@ pub fn markdown(s: &SweepSummary) -> String {
             vec![
                 f.key.clone(),
                 f.name.clone(),
-                format!("{:.4}", f.mean),
-                format!("{:.4}", f.sd),
-                format!("{:.4}", f.min),
-                format!("{:.4}", f.max),
+                fmt_num(f.mean),
+                fmt_num(f.sd),
+                fmt_num(f.min),
+                fmt_num(f.max),
                 f.values
                     .iter()
-                    .map(|v| format!("{v:.4}"))
+                    .map(|v| fmt_num(*v))
                     .collect::<Vec<_>>()
                     .join(" "),
             ]
