@@ -550,8 +550,9 @@ pub fn analyse(run: &LoadedRun, dir: &Path, opts: &AnalyseOptions) -> Result<Rep
     Ok(report)
 }
 
-/// The alphabet of the exhaustive check: brackets, face parts and filler.
-pub const EXHAUSTIVE_ALPHABET: &str = "()^_o-;T°□╯ツx";
+/// The alphabet of the exhaustive check: brackets, face parts (eyes, mouths, tears) and
+/// filler, every one a character of the vocabulary (none maps to UNK).
+pub const EXHAUSTIVE_ALPHABET: &str = "()^_o-;T°ツω>z";
 
 /// The extracted rule, its agreement per slice, traces, scrubbing per slice, and the
 /// exhaustive check with its adversarial inputs. `slice_logits[i]` are the model's
@@ -1452,11 +1453,23 @@ pub fn conclusions(r: &Report) -> Vec<Conclusion> {
             ),
             "exhaustive",
         );
-        let examples = ex
-            .adversarial
+        // Two of each kind: false faces, then missed faces.
+        let examples = [false, true]
             .iter()
-            .take(4)
-            .map(|a| format!("`{}` (logit {:+.1})", text_of(r, &a.ids), a.logit))
+            .flat_map(|&kind| {
+                ex.adversarial
+                    .iter()
+                    .filter(move |a| a.truth == kind)
+                    .take(2)
+            })
+            .map(|a| {
+                format!(
+                    "`{}` ({}, logit {:+.1})",
+                    text_of(r, &a.ids),
+                    if a.truth { "missed face" } else { "false face" },
+                    a.logit
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ");
         say(

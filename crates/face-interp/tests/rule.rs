@@ -363,3 +363,20 @@ fn agreement_counts_decisions_and_r2_uses_the_raw_score() {
     assert_eq!(a.model_accuracy, 0.75);
     assert_eq!(a.bracket_accuracy, 0.5);
 }
+
+#[test]
+fn the_exhaustive_alphabet_is_distinct_known_characters() {
+    let vocab = Vocab::faces();
+    let mut ids: Vec<u32> = face_interp::report::EXHAUSTIVE_ALPHABET
+        .chars()
+        .map(|c| {
+            assert!(vocab.contains(c), "{c:?} is not in the vocabulary");
+            vocab.id(c)
+        })
+        .collect();
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), n);
+    assert!(ids.iter().all(|&i| i >= 2), "no PAD or UNK");
+}
