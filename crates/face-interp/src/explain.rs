@@ -1,5 +1,6 @@
 //! One string, taken apart in the terminal: the prediction, and per position the
-//! character, its attention row (shaded) and its exact contribution to the logit.
+//! character, its attention row (shaded), its exact contribution to the logit, and what
+//! the extracted rule ([`crate::rule`]) says the position attends to and votes.
 
 use std::fmt::Write as _;
 
@@ -101,6 +102,8 @@ pub fn explain(
     }
     let _ = writeln!(out);
     let by_q = d.by_query();
+    let rule = crate::rule::AttentionRule::from_raw(raw, crate::rule::DEFAULT_WINDOW);
+    let steps = rule.trace(vocab, row);
     let attr = attribution.map(|f| f(row));
     if let Some((name, _)) = &attr {
         let _ = writeln!(
@@ -118,12 +121,37 @@ pub fn explain(
             .as_ref()
             .and_then(|(_, a)| a.get(q))
             .map_or(String::new(), |v| format!("  {v:>+9.4}"));
+        let ruled = steps.get(q).map_or(String::new(), |s| {
+            let mut p: Vec<String> = s
+                .partners
+                .iter()
+                .take(2)
+                .map(|(t, w)| format!("{t} {w:.2}"))
+                .collect();
+            if s.partners.len() > 2 {
+                p.push("…".into());
+            }
+            format!("  rule: {} → {:+.2}", p.join(", "), s.vote)
+        });
         let _ = writeln!(
             out,
-            "{q:>3} {:<3} {:>+9.4} {:<10} {}{extra}",
+            "{q:>3} {:<3} {:>+9.4} {:<10} {}{extra}{ruled}",
             toks[q], by_q[q], bar, attn
         );
     }
+    let score = rule.score(row);
+    let _ = writeln!(
+        out,
+        "\nextracted rule (window {}): score {:+.4} → {}, {} the model",
+        rule.window(),
+        score,
+        if score >= 0.0 { "FACE" } else { "no face" },
+        if (score >= 0.0) == (z >= 0.0) {
+            "agreeing with"
+        } else {
+            "disagreeing with"
+        }
+    );
     let _ = writeln!(
         out,
         "\nshades: ' ' < 0.125 ≤ ░ < 0.375 ≤ ▒ < 0.625 ≤ ▓ < 0.875 ≤ █ (attention weight); · is PAD"

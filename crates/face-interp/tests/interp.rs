@@ -508,6 +508,20 @@ fn bad_input_is_a_clear_error() {
         out.contains("prediction") && out.contains("contribution"),
         "{out}"
     );
+    // The rule's verdict, with its score recomputed here.
+    let r = raw(&loaded());
+    let vocab = Vocab::faces();
+    let row = vocab
+        .encode_padded("(^_^)", r.config().n_ctx, PadSide::Left)
+        .unwrap()
+        .ids;
+    let score = face_interp::rule::AttentionRule::from_raw(&r, face_interp::rule::DEFAULT_WINDOW)
+        .score(&row);
+    assert!(
+        out.contains(&format!("score {score:+.4}")),
+        "{score} not in {out}"
+    );
+    assert_eq!(out.matches("rule: ").count(), r.config().n_ctx, "{out}");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
