@@ -30,7 +30,13 @@ impl Error {
         match self {
             Error::Train(e) => e.is_usage(),
             Error::Input(_) => true,
-            Error::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::AlreadyExists
+                    | std::io::ErrorKind::NotADirectory
+                    | std::io::ErrorKind::PermissionDenied
+            ),
             Error::Data(_) => true,
         }
     }

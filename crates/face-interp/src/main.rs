@@ -106,7 +106,8 @@ enum Command {
         /// Runs trained at once (default: the number of cores, at most N).
         #[arg(long)]
         parallel: Option<usize>,
-        /// Replace seed runs in OUT that hold another config.
+        /// Retrain every seed in OUT from scratch, replacing what is there (needed when
+        /// OUT holds runs of another config; without it finished runs are reused).
         #[arg(long)]
         overwrite: bool,
         /// Override a config field, e.g. `--set train.epochs=5` (repeatable).
@@ -203,8 +204,12 @@ fn seeds_cmd(
     overwrite: bool,
 ) -> anyhow::Result<face_interp::seeds::SweepSummary> {
     let t = Instant::now();
-    if n == 0 {
-        return Err(Error::Input("--n must be at least 1".into()).into());
+    if n == 0 || n > face_interp::seeds::MAX_SEEDS {
+        return Err(Error::Input(format!(
+            "--n must be between 1 and {}, not {n}",
+            face_interp::seeds::MAX_SEEDS
+        ))
+        .into());
     }
     cfg.validate()
         .map_err(|m| Error::Input(format!("config: {m}")))?;
@@ -213,7 +218,7 @@ fn seeds_cmd(
         if p == 0 {
             return Err(Error::Input("--parallel must be at least 1".into()).into());
         }
-        o.parallel = p;
+        o.parallel = p.min(n);
     }
     o.overwrite = overwrite;
     eprintln!(
@@ -301,13 +306,22 @@ fn main_job() -> anyhow::Result<()> {
         .config;
     if face_interp::seeds::find(Path::new(SEEDS_ROOT), &cfg).is_none() {
         println!("no seed sweep of this config in {SEEDS_ROOT}: running {MAIN_SEEDS} seeds");
-        seeds_cmd(
-            &cfg,
-            &Path::new(SEEDS_ROOT).join("default"),
-            MAIN_SEEDS,
-            None,
-            false,
-        )?;
+        let out = Path::new(SEEDS_ROOT).join("default");
+        seeds_cmd(&cfg, &out, MAIN_SEEDS, None, false).map_err(|e| {
+            // The main job has no --overwrite: point at the command that has.
+            if e
+                .downcast_ref::<Error>()
+                .is_some_and(|x| matches!(x, Error::Train(face_train::Error::RunDir { .. })))
+            {
+                e.context(format!(
+                    "{} holds seed runs of another config; replace them with `cargo run --release -p face-interp -- seeds --out {} --overwrite`",
+                    out.display(),
+                    out.display()
+                ))
+            } else {
+                e
+            }
+        })?;
     }
     report_cmd(&run, &AnalyseOptions::default())
 }

@@ -11,7 +11,7 @@
 //!    `e^score`; everything further below (under `e^-window` of the best one's weight) is
 //!    ignored;
 //! 2. each position casts the vote `Σ weight · UV[q, partner]`;
-//! 3. the string is a face when `b_U + Σ_q vote_q > 0`.
+//! 3. the string is a face when `b_U + Σ_q vote_q ≥ 0` (as the model: sigmoid ≥ 0.5).
 //!
 //! With a window of 0 this is hard attention (argmax, ties split evenly); as the window
 //! grows it becomes the model. [`DEFAULT_WINDOW`] = 4 drops keys with under 1.8% of the
@@ -383,18 +383,14 @@ pub fn summarize(rule: &AttentionRule, vocab: &Vocab, top: usize) -> RuleSummary
         ),
     ];
     if !magnets.is_empty() {
+        let list = magnets
+            .iter()
+            .take(top.max(1))
+            .map(|m| format!("{} rank `{}` first", m.first_choice_of, m.token))
+            .collect::<Vec<_>>()
+            .join(", ");
         text.push(format!(
-            "Who attends to whom: {} of the {dv} query characters rank `{}` first when it is present, {} rank `{}` first{}. A string containing a strong magnet is decided mostly by that magnet's votes.",
-            magnets[0].first_choice_of,
-            magnets[0].token,
-            magnets.get(1).map_or(0, |m| m.first_choice_of),
-            magnets.get(1).map_or(String::new(), |m| m.token.clone()),
-            magnets
-                .iter()
-                .skip(2)
-                .take(top.saturating_sub(2))
-                .map(|m| format!(", {} rank `{}` first", m.first_choice_of, m.token))
-                .collect::<String>()
+            "Who attends to whom, of the {dv} query characters (when the character is present): {list}. A string containing a strong magnet is decided mostly by that magnet's votes."
         ));
     }
     RuleSummary {
@@ -472,14 +468,17 @@ pub enum Class {
     /// the window (between `e^-window` and `e^-6` ≈ 0.25% of the best key's weight) carry
     /// the decision.
     NearWindow,
-    /// Only the full softmax agrees: many faint keys, each under 0.25% of the best
-    /// one's weight, add up to the decision.
+    /// Only the full softmax (same tables, same bias) agrees: many faint keys, each under
+    /// 0.25% of the best one's weight, add up to the decision.
     Diffuse,
+    /// Not even the full softmax over the rule's tables agrees: the rule's bias differs
+    /// from the model's, or the model's own f32 rounding decides a logit at ≈ 0.
+    Other,
 }
 
 impl Class {
     /// Every class.
-    pub const ALL: [Class; 2] = [Class::NearWindow, Class::Diffuse];
+    pub const ALL: [Class; 3] = [Class::NearWindow, Class::Diffuse, Class::Other];
 
     /// One line saying what the class means.
     pub fn explain(self) -> &'static str {
@@ -489,6 +488,9 @@ impl Class {
             }
             Class::Diffuse => {
                 "faint keys (under 0.25% of the favourite's weight each) add up to the decision; only the full softmax agrees"
+            }
+            Class::Other => {
+                "not even the full softmax over the same tables agrees: a different bias, or f32 rounding at a logit of ≈ 0"
             }
         }
     }
@@ -585,10 +587,12 @@ impl Exhaustive {
 
 /// The class of a disagreement on padded `row`.
 fn classify(rule: &AttentionRule, row: &[u32], model: bool) -> Class {
-    if (rule.score_window(row, WIDE_WINDOW.max(rule.window)) >= 0.0) == model {
+    if rule.window < WIDE_WINDOW && (rule.score_window(row, WIDE_WINDOW) >= 0.0) == model {
         Class::NearWindow
-    } else {
+    } else if (rule.score_window(row, f32::INFINITY) >= 0.0) == model {
         Class::Diffuse
+    } else {
+        Class::Other
     }
 }
 
@@ -596,7 +600,8 @@ fn classify(rule: &AttentionRule, row: &[u32], model: bool) -> Class {
 /// `sides` to the model's `n_ctx`: model (raw evaluator) vs `rule`. `label` gives the
 /// truth for the accuracy figures and the adversarial hit rate. Every disagreement is
 /// classified ([`Class`]); all are kept when `keep_all`, else `keep` per class. Runs on
-/// every core.
+/// every core; the result (examples and their order included) does not depend on the
+/// number of threads.
 #[allow(clippy::too_many_arguments)]
 pub fn exhaustive(
     raw: &RawModel,
@@ -608,11 +613,30 @@ pub fn exhaustive(
     keep: usize,
     keep_all: bool,
 ) -> Exhaustive {
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    exhaustive_on(
+        raw, rule, alphabet, max_len, sides, label, keep, keep_all, threads,
+    )
+}
+
+/// [`exhaustive`] on `threads` threads (at least 1).
+#[allow(clippy::too_many_arguments)]
+pub fn exhaustive_on(
+    raw: &RawModel,
+    rule: &AttentionRule,
+    alphabet: &[u32],
+    max_len: usize,
+    sides: &[PadSide],
+    label: Option<Label<'_>>,
+    keep: usize,
+    keep_all: bool,
+    threads: usize,
+) -> Exhaustive {
     let t0 = std::time::Instant::now();
     let n_ctx = raw.config().n_ctx;
     let a = alphabet.len();
     let max_len = max_len.min(n_ctx);
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let threads = threads.max(1);
     let mut total = Part::default();
     for &side in sides {
         for len in 1..=max_len {
@@ -684,8 +708,9 @@ pub fn exhaustive(
                         })
                     })
                     .collect();
+                // A worker panic is a bug here: pass it on rather than drop its counts.
                 hs.into_iter()
-                    .map(|h| h.join().unwrap_or_default())
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                     .collect()
             });
             for p in parts {

@@ -181,13 +181,20 @@ pub fn scrub(
         reference
     };
     let random_loss = expected_loss(reference);
+    // Strings that do not fit the model are left out, as in `scrub_rule`.
+    let n_ctx = raw.config().n_ctx;
+    let items: Vec<(String, bool, PadSide)> = items
+        .iter()
+        .filter(|(t, _, side)| vocab.encode_padded(t, n_ctx, *side).is_ok())
+        .cloned()
+        .collect();
     let mut r = ChaCha8Rng::seed_from_u64(seed);
     let n = items.len();
     let samples = samples.max(1);
     let mut clean = Vec::with_capacity(n);
     let mut scrubbed = Vec::with_capacity(n);
     let mut random = Vec::with_capacity(n);
-    for (text, label, side) in items {
+    for (text, label, side) in &items {
         clean.push(bce(logit(raw, vocab, text, *side), *label));
         let mut s = 0.0;
         for _ in 0..samples {

@@ -173,6 +173,18 @@ impl SweepOptions {
     }
 }
 
+/// `12.34%`, or `n/a` when not finite.
+fn pct(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.2}%", 100.0 * x)
+    } else {
+        "n/a".into()
+    }
+}
+
+/// Most seeds in one sweep.
+pub const MAX_SEEDS: usize = 1000;
+
 fn spread(values: &[f64]) -> (f64, f64, f64, f64) {
     let n = values.len().max(1) as f64;
     let mean = values.iter().sum::<f64>() / n;
@@ -208,8 +220,18 @@ fn one(cfg: &TrainConfig, dir: &Path, opts: &SweepOptions) -> Result<(Report, Ra
 
 /// Runs the sweep and writes `seeds.json` and `seeds.md` into `opts.out`.
 pub fn sweep(cfg: &TrainConfig, opts: &SweepOptions) -> Result<SweepSummary> {
-    if opts.n == 0 {
-        return Err(Error::Input("--n must be at least 1".into()));
+    if opts.n == 0 || opts.n > MAX_SEEDS {
+        return Err(Error::Input(format!(
+            "--n must be between 1 and {MAX_SEEDS}, not {}",
+            opts.n
+        )));
+    }
+    if cfg.seed.checked_add(opts.n as u64 - 1).is_none() {
+        return Err(Error::Input(format!(
+            "seeds {} + {} overflow a 64-bit seed; choose a smaller config seed",
+            cfg.seed,
+            opts.n - 1
+        )));
     }
     cfg.validate()
         .map_err(|m| Error::Input(format!("config: {m}")))?;
@@ -231,7 +253,7 @@ pub fn sweep(cfg: &TrainConfig, opts: &SweepOptions) -> Result<SweepSummary> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots: Vec<Slot> = (0..opts.n).map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
-        for _ in 0..opts.parallel.max(1) {
+        for _ in 0..opts.parallel.clamp(1, opts.n) {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -367,6 +389,11 @@ pub fn sweep(cfg: &TrainConfig, opts: &SweepOptions) -> Result<SweepSummary> {
         .flat_map(|i| (0..opts.n).filter(move |&j| j != i).map(move |j| (i, j)))
         .map(|(i, j)| rule_agreement[i][j])
         .fold(1.0, f64::min);
+    let min_rule_agreement_test = if common_test_n == 0 {
+        f64::NAN
+    } else {
+        min_rule_agreement_test
+    };
     let summary = SweepSummary {
         format: SEEDS_FORMAT.into(),
         config: cfg.clone(),
@@ -436,7 +463,7 @@ pub fn markdown(s: &SweepSummary) -> String {
         s.seeds,
         s.test_accuracy
             .iter()
-            .map(|a| format!("{:.2}%", 100.0 * a))
+            .map(|a| pct(*a))
             .collect::<Vec<_>>()
             .join(", "),
         s.seconds
@@ -478,11 +505,11 @@ pub fn markdown(s: &SweepSummary) -> String {
     );
     md.heading(2, "Pairwise agreement of the extracted rules");
     md.para(&format!(
-        "On {} common strings (the first seed's test split and slices): smallest {:.2}%; on the {} test strings alone: smallest {:.2}%.",
+        "On {} common strings (the first seed's test split and slices): smallest {}; on the {} test strings alone: smallest {}.",
         s.common_n,
-        100.0 * s.min_rule_agreement,
+        pct(s.min_rule_agreement),
         s.common_test_n,
-        100.0 * s.min_rule_agreement_test
+        pct(s.min_rule_agreement_test)
     ));
     let header: Vec<String> = std::iter::once("seed".to_string())
         .chain(s.seeds.iter().map(|x| x.to_string()))
@@ -495,7 +522,7 @@ pub fn markdown(s: &SweepSummary) -> String {
             .zip(&s.seeds)
             .map(|(row, seed)| {
                 std::iter::once(seed.to_string())
-                    .chain(row.iter().map(|v| format!("{:.2}%", 100.0 * v)))
+                    .chain(row.iter().map(|v| pct(*v)))
                     .collect()
             })
             .collect();

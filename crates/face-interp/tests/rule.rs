@@ -191,12 +191,12 @@ fn exhaustive_check_classifies_every_planted_disagreement() {
     assert_eq!(ex.examples.len() as u64, one_bracket, "keep_all keeps all");
     assert!(ex.examples.iter().all(|d| brackets(&d.ids) == 1));
     // Every disagreement is classified; here no attention repair helps (the threshold is
-    // wrong, not the attention), so all are `diffuse`.
+    // wrong, not the attention), not even the full softmax, so all are `other`.
     assert_eq!(ex.by_class.iter().map(|(_, k)| k).sum::<u64>(), one_bracket);
     assert_eq!(
         ex.by_class
             .iter()
-            .find(|(c, _)| *c == rule::Class::Diffuse)
+            .find(|(c, _)| *c == rule::Class::Other)
             .unwrap()
             .1,
         one_bracket
@@ -337,6 +337,19 @@ fn scrubbing_the_rule_recovers_the_loss_and_a_wrong_hypothesis_does_not() {
     let first = get(Hypothesis::FirstChar);
     assert!(first.recovered < 0.7, "{first:?}");
     assert!(ru.self_donor.unwrap() < 0.5, "{ru:?}");
+    // A set the model gets backwards is worse than a random input: the share is undefined.
+    let backwards: Vec<_> = items.iter().map(|(t, l, s)| (t.clone(), !l, *s)).collect();
+    let undefined = scrub::scrub(
+        &raw,
+        &vocab,
+        &backwards,
+        Hypothesis::Bag,
+        &chars,
+        2,
+        5,
+        &reference,
+    );
+    assert!(!undefined.defined, "{undefined:?}");
     // A slice with one label still has a baseline: the reference pool.
     let faces: Vec<_> = items.iter().filter(|i| i.1).cloned().collect();
     let one = scrub::scrub_rule(&raw, &vocab, &rule, &faces, &[], 2, 3, &reference);
@@ -379,4 +392,38 @@ fn the_exhaustive_alphabet_is_distinct_known_characters() {
     ids.dedup();
     assert_eq!(ids.len(), n);
     assert!(ids.iter().all(|&i| i >= 2), "no PAD or UNK");
+}
+
+#[test]
+fn the_exhaustive_result_does_not_depend_on_the_thread_count() {
+    let (raw, vocab) = counter();
+    let truth = |t: &[u32]| {
+        t.iter()
+            .filter(|&&i| i == vocab.id('(') || i == vocab.id(')'))
+            .count()
+            >= 3
+    };
+    // A wrong threshold and window make disagreements and predicted errors of both kinds.
+    let rule = AttentionRule::from_raw(&raw, 0.5).with_bias(-0.7);
+    let run = |threads| {
+        let mut e = rule::exhaustive_on(
+            &raw,
+            &rule,
+            &alphabet(&vocab),
+            5,
+            &[PadSide::Left, PadSide::Right],
+            Some(&truth),
+            3,
+            false,
+            threads,
+        );
+        e.seconds = 0.0;
+        e
+    };
+    let one = run(1);
+    assert!(one.disagreements > 0 && one.predicted_errors > 0);
+    assert!(!one.examples.is_empty() && !one.adversarial.is_empty());
+    for threads in [2, 3, 7] {
+        assert_eq!(run(threads), one, "{threads} threads");
+    }
 }

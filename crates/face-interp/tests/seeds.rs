@@ -153,6 +153,9 @@ fn seeds_command_refuses_bad_input() {
     };
     let out = tmp.path().join("out");
     let out_s = out.to_str().unwrap();
+    // A sweep already there must survive every refused command untouched.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("seeds.json"), "sentinel").unwrap();
     for (args, needle) in [
         (
             vec!["seeds", "--config", "configs/nope.toml", "--out", out_s],
@@ -165,6 +168,18 @@ fn seeds_command_refuses_bad_input() {
                 "../../configs/seed.toml",
                 "--n",
                 "0",
+                "--out",
+                out_s,
+            ],
+            "--n",
+        ),
+        (
+            vec![
+                "seeds",
+                "--config",
+                "../../configs/seed.toml",
+                "--n",
+                "100000",
                 "--out",
                 out_s,
             ],
@@ -200,6 +215,10 @@ fn seeds_command_refuses_bad_input() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-        assert!(!out.join("seeds.json").exists());
+        assert_eq!(
+            std::fs::read_to_string(out.join("seeds.json")).unwrap(),
+            "sentinel"
+        );
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1, "{args:?}");
     }
 }
