@@ -2467,32 +2467,12 @@ fn render_seeds(page: &mut Page, s: &crate::seeds::SweepSummary) {
     let mut body = html::para(&format!(
         "The same config trained with seeds {:?} (test accuracy {}), every analysis repeated. A conclusion is stable when its verdict is the same on every seed.",
         s.seeds,
-        s.test_accuracy
-            .iter()
-            .map(|a| pct(*a))
-            .collect::<Vec<_>>()
-            .join(", ")
+        crate::seeds::accuracies(s)
     ));
     let (headers, rows) = crate::seeds::stability_table(s);
     body.push_str(&html::table(&headers, &rows));
-    let rows: Vec<Vec<String>> = s
-        .figures
-        .iter()
-        .map(|f| {
-            vec![
-                f.key.clone(),
-                f.name.clone(),
-                fmt(f.mean),
-                fmt(f.sd),
-                fmt(f.min),
-                fmt(f.max),
-            ]
-        })
-        .collect();
-    body.push_str(&html::table(
-        &["conclusion", "figure", "mean", "sd", "min", "max"],
-        &rows,
-    ));
+    let (headers, rows) = crate::seeds::figures_table(s);
+    body.push_str(&html::table(&headers, &rows));
     let labels: Vec<String> = s.seeds.iter().map(|x| format!("seed {x}")).collect();
     body.push_str(&html::figure(
         plot::heatmap(

@@ -5,7 +5,9 @@
 use face_data::{PadSide, Vocab};
 use face_interp::causal::{self, Ablation, SITES};
 use face_model::batch::tokens_from_ids;
-use face_model::{FaceModel, FaceModelConfig, HookName, Intervention, Positions, Weights};
+use face_model::{FaceModel, FaceModelConfig, HookName, Intervention, Positions};
+
+mod common;
 
 const N_CTX: usize = 6;
 
@@ -13,24 +15,7 @@ const N_CTX: usize = 6;
 /// zero, so attention is uniform over all 6 keys; V is the identity and every readout row
 /// is [1, 0]. So logit = (number of brackets) − 1.5: "a face" iff at least 2 brackets.
 fn planted() -> (FaceModel, Vocab) {
-    let vocab = Vocab::faces();
-    let cfg = FaceModelConfig::new(vocab.d_vocab(), N_CTX).with_d_model(2);
-    let d = 2;
-    let mut w_e = vec![0.0f32; vocab.d_vocab() * d];
-    for c in ['(', ')'] {
-        w_e[vocab.id(c) as usize * d] = 1.0;
-    }
-    let w = Weights {
-        w_e,
-        w_q: vec![0.0; d * d],
-        b_q: vec![0.0; d],
-        w_k: vec![0.0; d * d],
-        b_k: vec![0.0; d],
-        w_v: vec![1.0, 0.0, 0.0, 1.0],
-        b_v: vec![0.0; d],
-        w_u: (0..N_CTX).flat_map(|_| [1.0, 0.0]).collect(),
-        b_u: vec![-1.5],
-    };
+    let (cfg, w, vocab) = common::counting(N_CTX);
     (w.to_model(&cfg, &face_model::device::flex()), vocab)
 }
 

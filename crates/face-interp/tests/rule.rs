@@ -10,6 +10,8 @@ use face_interp::scrub::{self, Hypothesis};
 use face_model::{FaceModelConfig, RawModel, Weights};
 use rand::{Rng, SeedableRng};
 
+mod common;
+
 const N_CTX: usize = 6;
 
 /// "A face iff `)` occurs". d_model 2: `)` embeds to [1, 0], `(` to [0, 1], everything
@@ -39,26 +41,9 @@ fn magnet() -> (RawModel, Vocab) {
 }
 
 /// "At least two brackets": uniform attention (Q = K = 0), `(` and `)` embed to
-/// [1, 0], V = I, readout [1, 0], b_U = −1.5 (the planted model of `causal.rs`).
+/// [1, 0], V = I, readout [1, 0], b_U = −1.5 (`common::counting`, shared with `causal.rs`).
 fn counter() -> (RawModel, Vocab) {
-    let vocab = Vocab::faces();
-    let cfg = FaceModelConfig::new(vocab.d_vocab(), N_CTX).with_d_model(2);
-    let d = 2;
-    let mut w_e = vec![0.0f32; vocab.d_vocab() * d];
-    for c in ['(', ')'] {
-        w_e[vocab.id(c) as usize * d] = 1.0;
-    }
-    let w = Weights {
-        w_e,
-        w_q: vec![0.0; d * d],
-        b_q: vec![0.0; d],
-        w_k: vec![0.0; d * d],
-        b_k: vec![0.0; d],
-        w_v: vec![1.0, 0.0, 0.0, 1.0],
-        b_v: vec![0.0; d],
-        w_u: (0..N_CTX).flat_map(|_| [1.0, 0.0]).collect(),
-        b_u: vec![-1.5],
-    };
+    let (cfg, w, vocab) = common::counting(N_CTX);
     (RawModel::new(&cfg, w), vocab)
 }
 
